@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging;
+
+namespace KvmOcf.Ocf;
+
+/// <summary>Everything an action handler gets: the action, typed parameter values, meta
+/// attributes, the logger and the deadline every wait must respect.</summary>
+public sealed class OcfContext
+{
+    private readonly ResourceAgent _agent;
+    private Cluster? _cluster;
+
+    internal OcfContext(ResourceAgent agent, string action, OcfEnvironment environment, ILogger log, TimeSpan timeout, Deadline deadline)
+    {
+        _agent = agent;
+        Action = action;
+        Environment = environment;
+        Log = log;
+        Timeout = timeout;
+        Deadline = deadline;
+    }
+
+    public string Action { get; }
+    public OcfEnvironment Environment { get; }
+    public MetaAttributes Meta => Environment.Meta;
+    public ILogger Log { get; }
+    /// <summary>The operation timeout pacemaker enforces (or the declared default when run by hand).</summary>
+    public TimeSpan Timeout { get; }
+    /// <summary>When this action must be done: the timeout minus a margin to report in.</summary>
+    public Deadline Deadline { get; }
+    public string Instance => Environment.ResourceInstance;
+    public string AgentName => _agent.Name;
+    public int CheckLevel => Environment.CheckLevel;
+
+    /// <summary>A monitor with interval 0: pacemaker asking "is it running here?" before it acts.</summary>
+    public bool IsProbe => Action == "monitor" && Meta.Interval == TimeSpan.Zero;
+
+    /// <summary>Helpers for pacemaker's command-line tools, bounded by this action's deadline.</summary>
+    public Cluster Cluster => _cluster ??= new Cluster(this);
+
+    /// <summary>The parameter's value, or its default when unset or empty. Values were validated
+    /// before the handler ran, so this does not fail for declared parameters.</summary>
+    public T Get<T>(Parameter<T> parameter)
+    {
+        if (RawValue(parameter) is not { } text) return parameter.Default;
+        if (!parameter.TryParse(text, out var value, out var problem))
+            throw new OcfException(OcfExitCode.ErrConfigured, Describe(parameter, text, problem));
+        return value;
+    }
+
+    /// <summary>Whether the parameter (or one of its former names) was given a non-empty value.</summary>
+    public bool IsSet(Parameter parameter) => RawValue(parameter) is not null;
+
+    /// <summary>Runs a command bounded by this action's deadline.</summary>
+    public CommandResult Run(Command command) => command.Run(Deadline, Log);
+
+    internal string? RawValue(Parameter parameter)
+    {
+        if (Environment.NonEmpty(parameter.EnvironmentName) is { } value) return value;
+        foreach (var former in parameter.FormerNames)
+            if (Environment.NonEmpty("OCF_RESKEY_" + former) is { } old) return old;
+        return null;
+    }
+
+    /// <summary>Checks every declared parameter; the first problem, as a one-line reason, or null.</summary>
+    internal string? ValidateParameters()
+    {
+        foreach (var parameter in _agent.Parameters)
+        {
+            foreach (var name in parameter.FormerNames.Prepend(parameter.Name))
+                if (Environment.IsNotUtf8("OCF_RESKEY_" + name))
+                    return $"parameter '{name}': value is not valid UTF-8";
+
+            var text = RawValue(parameter);
+            if (text is null)
+            {
+                if (parameter.Required) return $"required parameter '{parameter.Name}' is not set";
+                continue;
+            }
+            if (parameter.Problem(text) is { } problem) return Describe(parameter, text, problem);
+
+            if (Environment.NonEmpty(parameter.EnvironmentName) is null)
+                Log.LogWarning("parameter '{Former}' is deprecated; use '{Name}'",
+                    parameter.FormerNames.First(f => Environment.NonEmpty("OCF_RESKEY_" + f) is not null), parameter.Name);
+            else if (parameter.Deprecated is { } advice)
+                Log.LogWarning("parameter '{Name}' is deprecated: {Advice}", parameter.Name, advice);
+        }
+        return null;
+    }
+
+    private static string Describe(Parameter parameter, string text, string problem) =>
+        parameter.Secret
+            ? $"parameter '{parameter.Name}': the value {problem}"
+            : $"parameter '{parameter.Name}': {OneLine.Quote(text)} {problem}";
+}

@@ -1,0 +1,50 @@
+namespace KvmOcf.Ocf;
+
+/// <summary>OCF 1.1 exit codes, with pacemaker's degraded extensions (190/191).</summary>
+public enum OcfExitCode
+{
+    Success = 0,
+    ErrGeneric = 1,
+    /// <summary>Parameters are invalid on this host (pacemaker bans the node).</summary>
+    ErrArgs = 2,
+    ErrUnimplemented = 3,
+    ErrPerm = 4,
+    /// <summary>Software this agent needs is missing on this host.</summary>
+    ErrInstalled = 5,
+    /// <summary>Parameters are invalid everywhere (fatal: pacemaker stops the resource cluster-wide).</summary>
+    ErrConfigured = 6,
+    /// <summary>Cleanly stopped. Only ever from a monitor that <em>knows</em>; in doubt, ErrGeneric.</summary>
+    NotRunning = 7,
+    RunningPromoted = 8,
+    FailedPromoted = 9,
+    Degraded = 190,
+    DegradedPromoted = 191,
+}
+
+/// <summary>The outcome of an action: an exit code and, for failures, the one-line reason
+/// pacemaker shows as the operation's exit reason.</summary>
+public readonly record struct OcfResult(OcfExitCode Code, string? Reason = null)
+{
+    public static OcfResult Success => new(OcfExitCode.Success);
+    public static OcfResult NotRunning => new(OcfExitCode.NotRunning);
+
+    public static OcfResult Generic(string reason) => new(OcfExitCode.ErrGeneric, reason);
+    public static OcfResult Configured(string reason) => new(OcfExitCode.ErrConfigured, reason);
+    public static OcfResult Args(string reason) => new(OcfExitCode.ErrArgs, reason);
+    public static OcfResult Installed(string reason) => new(OcfExitCode.ErrInstalled, reason);
+
+    public static implicit operator OcfResult(OcfExitCode code) => new(code);
+
+    public bool IsSuccess => Code == OcfExitCode.Success;
+    public override string ToString() => Reason is null ? Code.ToString() : $"{Code}: {Reason}";
+}
+
+/// <summary>Ends the current action with <see cref="Code"/> and a one-line <see cref="Reason"/>.
+/// Thrown by helpers deep in a call chain (a timed-out command, a missing tool); the runtime turns
+/// it into the exit code and the exit reason.</summary>
+public class OcfException(OcfExitCode code, string reason, Exception? inner = null) : Exception(reason, inner)
+{
+    public OcfExitCode Code { get; } = code;
+    public string Reason => Message;
+    public OcfResult Result => new(Code, Reason);
+}

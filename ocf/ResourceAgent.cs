@@ -1,0 +1,43 @@
+namespace KvmOcf.Ocf;
+
+/// <summary>An OCF resource agent, declared once: its parameters and actions. The runtime derives
+/// the meta-data XML, the validation of the environment and the usage text from this declaration,
+/// and dispatches the action pacemaker asked for to its handler.</summary>
+public abstract class ResourceAgent
+{
+    /// <summary>The agent's type name, as in <c>ocf:kvmocf:&lt;Name&gt;</c>.</summary>
+    public abstract string Name { get; }
+    public abstract string ShortDescription { get; }
+    public abstract string LongDescription { get; }
+    /// <summary>The agent's own version (not the OCF API version, which is always 1.1).</summary>
+    public virtual string Version => BuildInfo.Version;
+
+    public abstract IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>The actions this agent implements. Each entry is also a default operation that
+    /// <c>pcs resource create</c> copies into the CIB, so list what a resource should run with.
+    /// meta-data and validate-all are provided by the runtime.</summary>
+    public abstract IReadOnlyList<OcfAction> Actions { get; }
+
+    /// <summary>Checks what must hold on this host (files, tools, daemons) beyond the parameters'
+    /// syntax. validate-all runs it at OCF_CHECK_LEVEL ≥ 10 only, so that validating a
+    /// configuration on a node that lacks the environment (pcs --agent-validation) does not fail.</summary>
+    public virtual OcfResult ValidateHost(OcfContext context) => OcfResult.Success;
+}
+
+/// <summary>An action the agent implements, with the defaults pcs uses for the operation.</summary>
+public sealed record OcfAction(string Name, TimeSpan Timeout, Func<OcfContext, OcfResult> Handler)
+{
+    public TimeSpan? Interval { get; init; }
+    public int? Depth { get; init; }
+    /// <summary>"Promoted" or "Unpromoted", for role-specific monitors of promotable clones.</summary>
+    public string? Role { get; init; }
+    public TimeSpan? StartDelay { get; init; }
+}
+
+/// <summary>Version of this build of KvmOcf.</summary>
+public static class BuildInfo
+{
+    public static string Version =>
+        typeof(BuildInfo).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
+}

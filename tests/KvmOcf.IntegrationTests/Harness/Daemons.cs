@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace KvmOcf.IntegrationTests.Harness;
+
+/// <summary>Daemons started by hand (there is no systemd here), each in a session of its own so
+/// that everything it spawns can be found and stopped again — and nothing else.</summary>
+public static class Daemons
+{
+    public static readonly string[] CleanEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/root"];
+
+    /// <summary>Starts <paramref name="argv"/> with a clean environment, stdout/stderr to
+    /// <paramref name="log"/>; returns its PID (which is also its session id).</summary>
+    public static int Start(string log, IEnumerable<string> argv, IEnumerable<string>? environment = null)
+    {
+        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true };
+        psi.Environment.Clear();
+        foreach (var kv in CleanEnvironment.Concat(environment ?? []))
+        {
+            int eq = kv.IndexOf('=');
+            psi.Environment[kv[..eq]] = kv[(eq + 1)..];
+        }
+        // setsid (not a group leader here) becomes the daemon in place: its PID is the daemon's.
+        psi.ArgumentList.Add("sh");
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$@\" >>\"$0\" 2>&1 </dev/null");
+        psi.ArgumentList.Add(log);
+        foreach (var a in argv) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        return p.Id;
+    }
+
+    public static bool IsAlive(int pid) => Stat(pid) is { } s && s.State != 'Z';
+
+    /// <summary>Every live process in the session <paramref name="sid"/>.</summary>
+    public static List<int> InSession(int sid)
+    {
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && Stat(pid) is { } s && s.Session == sid && s.State != 'Z')
+                pids.Add(pid);
+        return pids;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to the session leader, waits for the whole session to
+    /// end, and SIGKILLs what is left after <paramref name="grace"/>.</summary>
+    public static void StopSession(int sid, string signal, TimeSpan grace)
+    {
+        if (IsAlive(sid)) Sh.Run("kill", "-" + signal, sid.ToString());
+        if (Sh.Eventually(() => InSession(sid).Count == 0, grace)) return;
+        foreach (var pid in InSession(sid)) Sh.Run("kill", "-KILL", pid.ToString());
+        Sh.Eventually(() => InSession(sid).Count == 0, TimeSpan.FromSeconds(10));
+    }
+
+    private static (char State, int Session)? Stat(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (fields[0][0], int.Parse(fields[3]));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+}

@@ -1,0 +1,4 @@
+using KvmOcf.Ocf;
+using KvmOcf.TestAgent;
+
+return OcfRuntime.Main(new StateFileAgent(), args);

@@ -4,7 +4,7 @@ namespace KvmOcf.Ocf;
 
 /// <summary>A TextWriter straight onto a file descriptor with write(2): no Console machinery at
 /// start-up, and a write that fails (a closed stdout) is an IOException, not silently dropped.</summary>
-internal sealed unsafe class FdWriter(int fd, bool autoFlush) : TextWriter
+public sealed unsafe class FdWriter(int fd, bool autoFlush) : TextWriter
 {
     private static readonly Encoding Utf8 = new UTF8Encoding(false);
     private readonly StringBuilder _pending = new();

@@ -98,14 +98,40 @@ public sealed class Cluster(OcfContext context)
         return new Command("crm_resource").WithArguments("--resource", colon > 0 ? instance[..colon] : instance, "--utilization");
     }
 
+    /// <summary>Pacemaker's "not connected": no cluster is running here (e.g. the agent is run by hand).</summary>
+    private const int NotConnected = 102;
+
     private XmlElement? Query(Command command, string what)
     {
         var result = context.Run(command);
         if (result.ExitCode == NoSuchObject) return null;
-        result.ThrowIfFailed(what);
-        try { return Xml.Parse(result.StandardOutput); }
-        catch (FormatException) { throw new OcfException(OcfExitCode.ErrGeneric, $"{what}: {command.Name} gave unreadable output"); }
+        var xml = TryParse(result.StandardOutput);
+        if (!result.Succeeded) throw Failure(result, xml, what);
+        return xml ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{what}: {command.Name} gave unreadable output");
     }
 
-    private void Write(Command command, string what) => context.Run(command).ThrowIfFailed(what);
+    private void Write(Command command, string what)
+    {
+        var result = context.Run(command);
+        if (!result.Succeeded) throw Failure(result, TryParse(result.StandardOutput), what);
+    }
+
+    private static XmlElement? TryParse(string text)
+    {
+        try { return text.TrimStart().StartsWith('<') ? Xml.Parse(text) : null; }
+        catch (FormatException) { return null; }
+    }
+
+    /// <summary>The tool's own explanation: the XML status (its errors, else its message), else stderr.</summary>
+    private static OcfException Failure(CommandResult result, XmlElement? xml, string what)
+    {
+        var status = xml?.Element("status");
+        var why = status?.Descendants("error").FirstOrDefault()?.Text ?? status?.Attribute("message") ?? result.Summary;
+        return result.ExitCode == NotConnected
+            ? new ClusterUnavailableException($"{what}: the cluster is not running here ({OneLine.Of(why, 100)})")
+            : new OcfException(OcfExitCode.ErrGeneric, $"{what} failed (exit {result.ExitCode}): {OneLine.Of(why, 200)}");
+    }
 }
+
+/// <summary>Pacemaker's tools cannot reach a running cluster on this node.</summary>
+public sealed class ClusterUnavailableException(string reason) : OcfException(OcfExitCode.ErrGeneric, reason);

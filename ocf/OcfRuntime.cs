@@ -73,6 +73,8 @@ public static class OcfRuntime
 
             if (context.ValidateParameters() is { } problem)
                 return Finish(OcfResult.Configured(problem), stderr, prefix, log);
+            if (Guard(() => agent.ValidateConfiguration(context), context) is { IsSuccess: false } invalid)
+                return Finish(invalid with { Code = OcfExitCode.ErrConfigured }, stderr, prefix, log);
 
             var result = declared is null ? ValidateAll(agent, context) : Invoke(declared, context);
             return Finish(result, stderr, prefix, log);

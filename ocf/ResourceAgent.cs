@@ -19,6 +19,11 @@ public abstract class ResourceAgent
     /// meta-data and validate-all are provided by the runtime.</summary>
     public abstract IReadOnlyList<OcfAction> Actions { get; }
 
+    /// <summary>Checks rules between parameters that hold everywhere (e.g. two options that exclude
+    /// each other). Runs before every action, after each parameter's own check; a failure is
+    /// OCF_ERR_CONFIGURED. Must not look at the host.</summary>
+    public virtual OcfResult ValidateConfiguration(OcfContext context) => OcfResult.Success;
+
     /// <summary>Checks what must hold on this host (files, tools, daemons) beyond the parameters'
     /// syntax. validate-all runs it at OCF_CHECK_LEVEL ≥ 10 only, so that validating a
     /// configuration on a node that lacks the environment (pcs --agent-validation) does not fail.</summary>

@@ -141,6 +141,25 @@ public class RuntimeTests
         Assert.Equal(6, bad.ExitCode);
     }
 
+    [Theory]
+    [InlineData("start")]
+    [InlineData("stop")]
+    [InlineData("monitor")]
+    [InlineData("validate-all")]
+    public void A_rule_between_parameters_fails_every_action_as_configuration(string action)
+    {
+        var agent = new SampleAgent
+        {
+            OnValidateConfiguration = c => c.Get(SampleAgent.Flag) && c.Get(SampleAgent.Mode) == "fast"
+                ? OcfResult.Generic("flag and mode=fast exclude each other") : OcfResult.Success,
+        };
+        var env = new Dictionary<string, string>(Valid) { ["OCF_RESKEY_flag"] = "true", ["OCF_RESKEY_mode"] = "fast" };
+        var outcome = Outcome.Run(agent, action, env);
+        Assert.Equal(6, outcome.ExitCode);
+        Assert.Equal("flag and mode=fast exclude each other", outcome.ExitReason);
+        Assert.Equal(action == "monitor" ? 7 : 0, Outcome.Run(agent, action, Valid).ExitCode);
+    }
+
     [Fact]
     public void A_bad_meta_attribute_fails_the_action_not_the_process()
     {

@@ -44,6 +44,7 @@ internal sealed class SampleAgent : ResourceAgent
     public Func<OcfContext, OcfResult> OnStart { get; init; } = _ => OcfResult.Success;
     public Func<OcfContext, OcfResult> OnMonitor { get; init; } = _ => OcfResult.NotRunning;
     public Func<OcfContext, OcfResult> OnValidateHost { get; init; } = _ => OcfResult.Success;
+    public Func<OcfContext, OcfResult> OnValidateConfiguration { get; init; } = _ => OcfResult.Success;
 
     public override string Name => "Sample";
     public override string ShortDescription => "Sample agent";
@@ -59,6 +60,7 @@ internal sealed class SampleAgent : ResourceAgent
     ];
 
     public override OcfResult ValidateHost(OcfContext context) => OnValidateHost(context);
+    public override OcfResult ValidateConfiguration(OcfContext context) => OnValidateConfiguration(context);
 }
 
 /// <summary>Runs an agent in-process with a given environment and captures what it printed.</summary>

@@ -1,0 +1,244 @@
+using KvmOcf.Libvirt;
+using KvmOcf.Ocf;
+using Microsoft.Extensions.Logging;
+using static KvmOcf.VirtualDomain.VirtualDomainAgent;
+
+namespace KvmOcf.VirtualDomain;
+
+/// <summary>start, stop and migrate_from.</summary>
+internal sealed partial class Guest
+{
+    public OcfResult Start()
+    {
+        if (ValidateHost() is { IsSuccess: false } invalid) return invalid;
+        var config = LoadConfig() ?? throw new OcfException(OcfExitCode.ErrArgs, $"{ctx.Get(Config)} cannot be read");
+        if (ctx.IsSet(DomainName) && ctx.Get(DomainName) is var given && given != config.Name && !string.Equals(given, config.Uuid, StringComparison.OrdinalIgnoreCase))
+            return OcfResult.Configured($"domain '{given}' is not the domain in {ctx.Get(Config)} ('{config.Name}')");
+        var id = new DomainId(config.Name, null);
+
+        var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
+        if (status.Verdict == Verdict.Running)
+        {
+            ctx.Log.LogInformation("Virtual domain {Domain} already running.", id);
+            return OcfResult.Success;
+        }
+        // Unknown is not stopped: starting now could run the guest twice.
+        if (status.Verdict == Verdict.Failed && status.State?.State != DomainState.Crashed) return OcfResult.Generic(status.Why);
+
+        SystemdDropIns.Ensure(ctx);
+        using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
+        if (status.State?.State == DomainState.Crashed)
+        {
+            using var crashed = hypervisor.Lookup(id, ctx.Deadline);
+            crashed?.Destroy(0, ctx.Deadline);
+        }
+
+        if (SnapshotFile(id) is { } snapshot && File.Exists(snapshot))
+        {
+            ctx.Log.LogInformation("restoring {Domain} from {File}", id, snapshot);
+            try { hypervisor.Restore(snapshot, ctx.Deadline); }
+            catch (LibvirtException e) { return OcfResult.Generic($"Failed to restore {id} from state file in {ctx.Get(Snapshot)} directory: {e.Reason}"); }
+            File.Delete(snapshot);
+            return WaitUntilRunning(id, "restore");
+        }
+
+        VerifyUndefined(hypervisor, id);
+        if (ctx.Get(StartResources)) StartPoolsAndNetworks(hypervisor, config);
+
+        var xml = ReadBounded(ctx.Get(Config));
+        if (!ctx.IsSet(BackingFile))
+        {
+            using var _ = hypervisor.CreateXml(xml, id, ctx.Deadline);
+        }
+        else
+        {
+            PrepareOverlay(config);
+            using var defined = hypervisor.DefineXml(xml, id, ctx.Deadline);
+            if (ctx.IsSet(CopyInDirs) && _overlayCreated)
+                ctx.Run(new Command("virt-copy-in").WithArguments(["-c", Uri, "-d", config.Name, .. ctx.Get(CopyInDirs).Split(' ', StringSplitOptions.RemoveEmptyEntries), "/"]))
+                    .ThrowIfFailed($"Failed on virt-copy-in command {config.Name}.");
+            defined.Start(ctx.Deadline);
+        }
+        return WaitUntilRunning(id, "start");
+    }
+
+    public OcfResult MigrateFrom()
+    {
+        var id = Identity();
+        var result = WaitUntilRunning(id, "migration");
+        if (result.IsSuccess)
+        {
+            ctx.Log.LogInformation("{Domain}: live migration from {Source} succeeded.", id, ctx.Meta.MigrateSource ?? "?");
+            SystemdDropIns.Ensure(ctx);
+            if (SaveConfigEnabled) SaveConfig(id);
+        }
+        return result;
+    }
+
+    public OcfResult Stop()
+    {
+        var id = Identity();
+        var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
+        if (status.Verdict == Verdict.Stopped)
+        {
+            ctx.Log.LogInformation("Domain {Domain} already stopped ({Why}).", id, status.Why);
+            return OcfResult.Success;
+        }
+        // libvirtd unreachable, or qemu running without libvirt knowing: stop cannot stop it and must say so.
+        if (status.State is null) return OcfResult.Generic($"cannot stop {id}: {status.Why}");
+
+        using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
+        using var domain = hypervisor.Lookup(id, ctx.Deadline);
+        if (domain is null) return VerifyStopped(id);
+
+        bool graceful = !ctx.Get(ForceStop) && status.State.State != DomainState.Paused;
+        if (status.State.State == DomainState.Paused) ctx.Log.LogInformation("{Domain} is paused: it cannot shut down by itself; destroying it", id);
+        var gracefulDeadline = ctx.Deadline.Reserve(ctx.Get(DestroyTimeout));
+        if (graceful && SnapshotFile(id) is { } snapshot)
+        {
+            try
+            {
+                domain.Save(snapshot, gracefulDeadline);
+                if (WaitUntilStopped(id, gracefulDeadline)) return VerifyStopped(id);
+            }
+            catch (OcfException e) { ctx.Log.LogError("Failed to save snapshot state of {Domain} on stop: {Reason}", id, e.Reason); }
+        }
+        if (SaveConfigEnabled) SaveConfig(id, domain);
+
+        if (graceful && !gracefulDeadline.Expired)
+        {
+            ctx.Log.LogInformation("Issuing graceful shutdown request for domain {Domain}.", id);
+            bool requested = true;
+            try { domain.Shutdown(ShutdownModes.Flags(ctx.Get(ShutdownMode), out _) ?? 0, gracefulDeadline); }
+            catch (LibvirtException e) when (e.ErrorCode is LibvirtNative.ERR_NO_DOMAIN or LibvirtNative.ERR_OPERATION_INVALID) { } // gone while asked
+            catch (OcfException e)
+            {
+                ctx.Log.LogWarning("graceful shutdown of {Domain} failed: {Reason}", id, e.Reason);
+                requested = false;
+            }
+            if (requested && WaitUntilStopped(id, gracefulDeadline)) return VerifyStopped(id);
+            if (requested) ctx.Log.LogWarning("{Domain} did not shut down in time; forcing it", id);
+        }
+
+        ctx.Log.LogInformation("Issuing forced shutdown (destroy) request for domain {Domain}.", id);
+        try { domain.Destroy(0, ctx.Deadline); }
+        catch (LibvirtException e) when (e.ErrorCode is LibvirtNative.ERR_OPERATION_INVALID or LibvirtNative.ERR_NO_DOMAIN) { }
+        WaitUntilStopped(id, ctx.Deadline);
+        return VerifyStopped(id);
+    }
+
+    /// <summary>Success only when libvirt and the process table both say the guest is gone.</summary>
+    private OcfResult VerifyStopped(DomainId id)
+    {
+        var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
+        return status.Verdict == Verdict.Stopped ? OcfResult.Success : OcfResult.Generic($"{id} is still running after stop: {status.Why}");
+    }
+
+    private bool WaitUntilStopped(DomainId id, Deadline deadline) =>
+        deadline.WaitUntil(() => CurrentStatus(id, withInfo: false, deadline).Verdict == Verdict.Stopped, PollInterval);
+
+    /// <summary>Start and migrate_from finish when the guest runs and its monitor scripts pass.</summary>
+    private OcfResult WaitUntilRunning(DomainId id, string what)
+    {
+        string last = "";
+        bool running = ctx.Deadline.WaitUntil(() =>
+        {
+            var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
+            last = status.Why;
+            if (status.Verdict != Verdict.Running) return false;
+            last = RunMonitorScripts(id) ?? "";
+            return last.Length == 0;
+        }, PollInterval);
+        if (!running) return OcfResult.Generic($"{id} is not running after {what} ({last})");
+        _state.Update(("name", id.Name ?? _state["name"]));
+        return OcfResult.Success;
+    }
+
+    /// <summary>A persistent, inactive definition of the domain would make this start define it
+    /// twice; remove it (keeping NVRAM, and the config file should libvirt delete it).</summary>
+    private void VerifyUndefined(Hypervisor hypervisor, DomainId id)
+    {
+        using var existing = hypervisor.Lookup(id, ctx.Deadline);
+        if (existing is null || !existing.IsPersistent(ctx.Deadline)) return;
+        var path = ctx.Get(Config);
+        var saved = ReadBounded(path);
+        try { existing.Undefine(LibvirtNative.UNDEFINE_KEEP_NVRAM, ctx.Deadline); }
+        catch (LibvirtException e) { ctx.Log.LogWarning("could not undefine the inactive definition of {Domain}: {Reason}", id, e.Reason); }
+        if (!File.Exists(path)) File.WriteAllText(path, saved);
+    }
+
+    private void StartPoolsAndNetworks(Hypervisor hypervisor, DomainConfig config)
+    {
+        foreach (var pool in config.Pools)
+        {
+            try { hypervisor.EnsurePoolActive(pool, ctx.Deadline); }
+            catch (LibvirtException e) { throw new OcfException(OcfExitCode.ErrGeneric, $"Failed to start required virtual storage pool {pool}: {e.Reason}"); }
+        }
+        foreach (var network in config.Networks)
+        {
+            try { hypervisor.EnsureNetworkActive(network, ctx.Deadline); }
+            catch (LibvirtException e) { throw new OcfException(OcfExitCode.ErrGeneric, $"Failed to start required virtual network {network}: {e.Reason}"); }
+        }
+    }
+
+    private bool _overlayCreated;
+
+    /// <summary>backingfile: the guest runs on a qcow2 overlay next to its config
+    /// (<c>vm1.xml</c> → <c>vm1.qcow2</c>), re-created at every start when stateless.</summary>
+    private void PrepareOverlay(DomainConfig config)
+    {
+        var overlay = Path.ChangeExtension(ctx.Get(Config), ".qcow2");
+        var exists = File.Exists(overlay) && new FileInfo(overlay).Length > 0;
+        if (exists && !ctx.Get(Stateless)) return;
+        var backing = ctx.Get(BackingFile);
+        var info = ctx.Run(new Command("qemu-img").WithArguments("info", "--output=json", backing)).ThrowIfFailed($"reading {backing}");
+        var format = System.Text.RegularExpressions.Regex.Match(info.StandardOutput, "\"format\":\\s*\"([a-z0-9]+)\"").Groups[1].Value;
+        ctx.Run(new Command("qemu-img").WithArguments("create", "-f", "qcow2", "-F", format.Length > 0 ? format : "raw", "-b", backing, overlay))
+            .ThrowIfFailed($"Failed qemu-img create {config.Name} with backing file {backing}.");
+        _overlayCreated = true;
+    }
+
+    private string? SnapshotFile(DomainId id) =>
+        ctx.IsSet(Snapshot) ? Path.Combine(ctx.Get(Snapshot), $"{id.Name ?? _state["name"] ?? id.Uuid}.state") : null;
+
+    private bool SaveConfigEnabled => ctx.Get(SaveConfigOnStop) || ctx.Get(SyncConfigOnStop);
+
+    /// <summary>Writes the running domain's definition back to the config file — atomically, only
+    /// when it changed and only when it parses as this domain — and csync2s it if asked.</summary>
+    private void SaveConfig(DomainId id, Domain? domain = null)
+    {
+        var path = ctx.Get(Config);
+        try
+        {
+            string xml;
+            if (domain is not null) xml = domain.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, ctx.Deadline);
+            else
+            {
+                using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
+                using var found = hypervisor.Lookup(id, ctx.Deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{id} is not defined");
+                xml = found.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, ctx.Deadline);
+            }
+            if (xml.Length == 0) { ctx.Log.LogWarning("Domain {Domain} config has 0 size. Skipping config update.", id); return; }
+            if (File.Exists(path) && ReadBounded(path) == xml) return;
+            if (DomainConfig.Parse(xml).Name != (id.Name ?? _state["name"]))
+            {
+                ctx.Log.LogWarning("Domain {Domain} config dump names another domain. Skipping config update.", id);
+                return;
+            }
+            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.kvmocf-{Environment.ProcessId}");
+            File.WriteAllText(temp, xml);
+            if (File.Exists(path)) File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
+            File.Move(temp, path, overwrite: true);
+            ctx.Log.LogInformation("Saved domain {Domain} config to {Path}.", id, path);
+            if (ctx.Get(SyncConfigOnStop))
+            {
+                var sync = ctx.Run(new Command("csync2").WithArguments("-x", path));
+                if (!sync.Succeeded) ctx.Log.LogWarning("Syncing {Path} failed: {Why}", path, sync.Summary);
+            }
+        }
+        catch (Exception e) when (e is OcfException or IOException or UnauthorizedAccessException or FormatException)
+        {
+            ctx.Log.LogWarning("Saving the config of {Domain} failed: {Why}", id, e.Message);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using KvmOcf.Ocf;
+
+namespace KvmOcf.Libvirt;
+
+/// <summary>A domain as the agent names it: by name or by UUID.</summary>
+internal readonly record struct DomainId(string? Name, string? Uuid)
+{
+    public override string ToString() => Name ?? Uuid ?? "?";
+}
+
+/// <summary>virDomainState.</summary>
+internal enum DomainState { NoState = 0, Running = 1, Blocked = 2, Paused = 3, Shutdown = 4, Shutoff = 5, Crashed = 6, PmSuspended = 7 }
+
+/// <summary>A libvirt error, with libvirt's error code, as a one-line OCF_ERR_GENERIC reason.</summary>
+internal sealed class LibvirtException(string what, int code, string message)
+    : OcfException(OcfExitCode.ErrGeneric, $"{what}: {OneLine.Of(message, 300)}")
+{
+    public int ErrorCode { get; } = code;
+}
+
+/// <summary>A connection to a libvirt daemon through libvirt.so.0, every call bounded: each runs on
+/// a worker thread and the caller stops waiting at the deadline (a hung libvirtd must give an
+/// error before pacemaker's timeout, not a hang; the stuck thread dies with the process).
+/// libvirt's error is read on the worker, where libvirt keeps it (thread-local).</summary>
+internal sealed unsafe class Hypervisor : IDisposable
+{
+    private static bool _errorsSilenced;
+    private nint _conn;
+
+    private Hypervisor(string uri, nint conn) { Uri = uri; _conn = conn; }
+
+    public string Uri { get; }
+
+    public static Hypervisor Connect(string uri, Deadline deadline)
+    {
+        try
+        {
+            var conn = Bounded($"connecting to {uri}", deadline, () =>
+            {
+                SilenceErrors();
+                return Check(LibvirtNative.ConnectOpen(uri), $"cannot connect to {uri}");
+            });
+            return new Hypervisor(uri, conn);
+        }
+        catch (LibvirtException e) { throw new HypervisorUnreachableException(e.Reason); }
+    }
+
+    /// <summary>Runs <paramref name="call"/> on a worker thread; at the deadline, gives up on it.</summary>
+    public static T Bounded<T>(string what, Deadline deadline, Func<T> call)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var worker = new Thread(() =>
+        {
+            try { result = call(); }
+            catch (DllNotFoundException) { failure = ExceptionDispatchInfo.Capture(new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed")); }
+            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e); }
+        }) { IsBackground = true, Name = "libvirt" };
+        worker.Start();
+        if (!worker.Join(deadline.Remaining))
+            throw new HypervisorUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)");
+        failure?.Throw();
+        return result;
+    }
+
+    private static void SilenceErrors()
+    {
+        // libvirt prints every error to stderr unless an error function is set; we report them ourselves.
+        if (_errorsSilenced) return;
+        LibvirtNative.SetErrorFunc(0, &IgnoreError);
+        _errorsSilenced = true;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void IgnoreError(nint userData, LibvirtNative.Error* error) { }
+
+    /// <summary>On the worker thread: a zero handle or negative status means failure; libvirt's last error says why.</summary>
+    internal static nint Check(nint handle, string what) => handle != 0 ? handle : throw LastError(what);
+    internal static int Check(int status, string what) => status >= 0 ? status : throw LastError(what);
+
+    private static LibvirtException LastError(string what)
+    {
+        var error = LibvirtNative.GetLastError();
+        if (error is null) return new LibvirtException(what, 0, "unknown libvirt error");
+        return new LibvirtException(what, error->Code, LibvirtNative.PeekString(error->Message) ?? $"libvirt error {error->Code}");
+    }
+
+    public string Hostname(Deadline deadline) =>
+        Bounded("getting the host name", deadline, () => LibvirtNative.TakeString(LibvirtNative.ConnectGetHostname(_conn)) ?? "");
+
+    /// <summary>The domain, or null when libvirt does not know it (VIR_ERR_NO_DOMAIN).</summary>
+    public Domain? Lookup(DomainId id, Deadline deadline) => Bounded<Domain?>($"looking up domain {id}", deadline, () =>
+    {
+        var handle = id.Name is { } name ? LibvirtNative.DomainLookupByName(_conn, name) : LibvirtNative.DomainLookupByUuid(_conn, id.Uuid!);
+        if (handle != 0) return new Domain(this, handle, id);
+        var e = LastError($"looking up domain {id}");
+        return e.ErrorCode == LibvirtNative.ERR_NO_DOMAIN ? null : throw e;
+    });
+
+    /// <summary>Starts a transient domain from XML.</summary>
+    public Domain CreateXml(string xml, DomainId id, Deadline deadline) =>
+        new(this, Bounded($"starting domain {id}", deadline, () => Check(LibvirtNative.DomainCreateXml(_conn, xml, 0), $"starting domain {id}")), id);
+
+    public Domain DefineXml(string xml, DomainId id, Deadline deadline) =>
+        new(this, Bounded($"defining domain {id}", deadline, () => Check(LibvirtNative.DomainDefineXml(_conn, xml), $"defining domain {id}")), id);
+
+    public void Restore(string file, Deadline deadline) =>
+        Bounded($"restoring {file}", deadline, () => Check(LibvirtNative.DomainRestoreFlags(_conn, file, null, 0), $"restoring {file}"));
+
+    /// <summary>Starts the storage pool if it is defined and inactive.</summary>
+    public void EnsurePoolActive(string name, Deadline deadline) => Bounded($"starting storage pool {name}", deadline, () =>
+    {
+        var pool = Check(LibvirtNative.StoragePoolLookupByName(_conn, name), $"finding storage pool {name}");
+        try
+        {
+            if (Check(LibvirtNative.StoragePoolIsActive(pool), $"checking storage pool {name}") == 0)
+                Check(LibvirtNative.StoragePoolCreate(pool, 0), $"starting storage pool {name}");
+            else
+                Check(LibvirtNative.StoragePoolRefresh(pool, 0), $"refreshing storage pool {name}");
+        }
+        finally { LibvirtNative.StoragePoolFree(pool); }
+        return 0;
+    });
+
+    public void EnsureNetworkActive(string name, Deadline deadline) => Bounded($"starting network {name}", deadline, () =>
+    {
+        var net = Check(LibvirtNative.NetworkLookupByName(_conn, name), $"finding network {name}");
+        try
+        {
+            if (Check(LibvirtNative.NetworkIsActive(net), $"checking network {name}") == 0)
+                Check(LibvirtNative.NetworkCreate(net), $"starting network {name}");
+        }
+        finally { LibvirtNative.NetworkFree(net); }
+        return 0;
+    });
+
+    /// <summary>Whether <paramref name="file"/> exists on this hypervisor's host: libvirt has no
+    /// "stat", so a transient directory pool over its directory is started, asked for the file as a
+    /// volume, and destroyed again. False when the directory or the file is missing there.</summary>
+    public bool FileExists(string file, Deadline deadline) => Bounded($"checking {file}", deadline, () =>
+    {
+        var dir = Path.GetDirectoryName(file)!;
+        var poolName = $"kvmocf-check-{Environment.ProcessId}-{Environment.TickCount64 & 0xffffff}";
+        var xml = $"<pool type='dir'><name>{Xml.Escape(poolName)}</name><target><path>{Xml.Escape(dir)}</path></target></pool>";
+        var pool = LibvirtNative.StoragePoolCreateXml(_conn, xml, 0);
+        if (pool == 0) return false;
+        try
+        {
+            var volume = LibvirtNative.StorageVolLookupByName(pool, Path.GetFileName(file));
+            if (volume == 0) return false;
+            LibvirtNative.StorageVolFree(volume);
+            return true;
+        }
+        finally
+        {
+            LibvirtNative.StoragePoolDestroy(pool);
+            LibvirtNative.StoragePoolFree(pool);
+        }
+    });
+
+    internal nint Handle => _conn;
+
+    public void Dispose()
+    {
+        var conn = Interlocked.Exchange(ref _conn, 0);
+        // Closing can block on a hung daemon too; a short, separate budget, then let it go.
+        if (conn != 0)
+            try { Bounded("closing the connection", Deadline.After(TimeSpan.FromSeconds(2)), () => LibvirtNative.ConnectClose(conn)); }
+            catch (OcfException) { }
+    }
+}
+
+/// <summary>A domain handle on a <see cref="Hypervisor"/>; every call bounded like the connection's.</summary>
+internal sealed unsafe class Domain(Hypervisor hypervisor, nint handle, DomainId id) : IDisposable
+{
+    public DomainId Id { get; } = id;
+    public Hypervisor Hypervisor { get; } = hypervisor;
+    internal nint Handle => handle;
+
+    public (DomainState State, int Reason) State(Deadline deadline) => Hypervisor.Bounded($"getting the state of {Id}", deadline, () =>
+    {
+        int state, reason;
+        Hypervisor.Check(LibvirtNative.DomainGetState(handle, &state, &reason, 0), $"getting the state of {Id}");
+        return ((DomainState)state, reason);
+    });
+
+    public LibvirtNative.DomainInfo Info(Deadline deadline) => Hypervisor.Bounded($"getting information on {Id}", deadline, () =>
+    {
+        LibvirtNative.DomainInfo info;
+        Hypervisor.Check(LibvirtNative.DomainGetInfo(handle, &info), $"getting information on {Id}");
+        return info;
+    });
+
+    public string Name(Deadline deadline) =>
+        Hypervisor.Bounded("getting the domain name", deadline, () => LibvirtNative.PeekString(LibvirtNative.DomainGetName(handle)) ?? "");
+
+    public bool IsPersistent(Deadline deadline) =>
+        Hypervisor.Bounded($"checking whether {Id} is persistent", deadline, () => Hypervisor.Check(LibvirtNative.DomainIsPersistent(handle), $"checking {Id}") == 1);
+
+    public void Start(Deadline deadline) => Run($"starting {Id}", deadline, () => LibvirtNative.DomainCreate(handle));
+    public void Shutdown(uint flags, Deadline deadline) => Run($"shutting down {Id}", deadline, () => LibvirtNative.DomainShutdownFlags(handle, flags));
+    public void Destroy(uint flags, Deadline deadline) => Run($"destroying {Id}", deadline, () => LibvirtNative.DomainDestroyFlags(handle, flags));
+    public void Undefine(uint flags, Deadline deadline) => Run($"undefining {Id}", deadline, () => LibvirtNative.DomainUndefineFlags(handle, flags));
+    public void Save(string file, Deadline deadline) => Run($"saving {Id} to {file}", deadline, () => LibvirtNative.DomainSaveFlags(handle, file, null, 0));
+    public void AbortJob(Deadline deadline) => Run($"aborting the job of {Id}", deadline, () => LibvirtNative.DomainAbortJob(handle));
+    public void SetMaxDowntime(TimeSpan downtime, Deadline deadline) =>
+        Run($"setting the maximum downtime of {Id}", deadline, () => LibvirtNative.DomainMigrateSetMaxDowntime(handle, (ulong)downtime.TotalMilliseconds, 0));
+    public void SetMaxSpeed(long mibPerSecond, Deadline deadline) =>
+        Run($"setting the migration speed of {Id}", deadline, () => LibvirtNative.DomainMigrateSetMaxSpeed(handle, (nuint)mibPerSecond, 0));
+    public void StartPostCopy(Deadline deadline) => Run($"switching {Id} to post-copy", deadline, () => LibvirtNative.DomainMigrateStartPostCopy(handle, 0));
+
+    public string XmlDescription(uint flags, Deadline deadline) => Hypervisor.Bounded($"reading the XML of {Id}", deadline, () =>
+        LibvirtNative.TakeString((byte*)Hypervisor.Check((nint)LibvirtNative.DomainGetXmlDesc(handle, flags), $"reading the XML of {Id}"))!);
+
+    public LibvirtNative.JobInfo JobInfo(Deadline deadline) => Hypervisor.Bounded($"reading the job of {Id}", deadline, () =>
+    {
+        LibvirtNative.JobInfo info;
+        Hypervisor.Check(LibvirtNative.DomainGetJobInfo(handle, &info), $"reading the job of {Id}");
+        return info;
+    });
+
+    /// <summary>Sends a command to the guest agent; its JSON reply.</summary>
+    public string GuestAgentCommand(string json, TimeSpan timeout, Deadline deadline) => Hypervisor.Bounded($"asking the guest agent of {Id}", deadline, () =>
+    {
+        var reply = LibvirtNative.DomainQemuAgentCommand(handle, json, Math.Max(1, (int)timeout.TotalSeconds), 0);
+        return LibvirtNative.TakeString((byte*)Hypervisor.Check((nint)reply, $"guest agent of {Id}"))!;
+    });
+
+    private void Run(string what, Deadline deadline, Func<int> call) =>
+        Hypervisor.Bounded(what, deadline, () => Hypervisor.Check(call(), what));
+
+    public void Dispose() => LibvirtNative.DomainFree(handle);
+}

@@ -1,0 +1,4 @@
+using KvmOcf.Ocf;
+using KvmOcf.VirtualDomain;
+
+return OcfRuntime.Main(new VirtualDomainAgent(), args);

@@ -1,0 +1,57 @@
+using System.Text;
+
+namespace KvmOcf.VirtualDomain;
+
+/// <summary>The qemu process table as a second witness to whether a guest runs here, for when
+/// libvirtd cannot answer. Matches the <c>-name guest=NAME,…</c> form libvirt has used since 1.x
+/// (EL8/EL9 add <c>,debug-threads=on</c>; the anchor's regex missed that, #1613), the bare
+/// <c>-name NAME</c> form, and <c>-uuid UUID</c>. argv is compared as NUL-separated words, not
+/// through a regex over <c>ps</c> text.</summary>
+internal static class QemuProcesses
+{
+    public static List<int> Find(string? name, string? uuid, string procRoot = "/proc")
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories(procRoot))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                // comm first: cheap, and it never blocks on the target's memory map as cmdline can
+                if (!File.ReadAllText(Path.Combine(dir, "comm")).StartsWith("qemu", StringComparison.Ordinal)) continue;
+                if (Matches(File.ReadAllBytes(Path.Combine(dir, "cmdline")), name, uuid)) found.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone meanwhile
+        }
+        return found;
+    }
+
+    internal static bool Matches(byte[] cmdline, string? name, string? uuid)
+    {
+        var argv = Encoding.UTF8.GetString(cmdline).Split('\0');
+        for (int i = 0; i + 1 < argv.Length; i++)
+        {
+            if (name is not null && argv[i] == "-name" && GuestName(argv[i + 1]) == name) return true;
+            if (uuid is not null && argv[i] == "-uuid" && string.Equals(argv[i + 1], uuid, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The guest name in a <c>-name</c> value: <c>guest=NAME,opt=…</c> (qemu escapes a
+    /// comma in NAME as ",,") or just <c>NAME</c>.</summary>
+    internal static string GuestName(string value)
+    {
+        if (!value.StartsWith("guest=", StringComparison.Ordinal)) return value;
+        var sb = new StringBuilder();
+        for (int i = "guest=".Length; i < value.Length; i++)
+        {
+            if (value[i] == ',')
+            {
+                if (i + 1 < value.Length && value[i + 1] == ',') { sb.Append(','); i++; continue; }
+                break;
+            }
+            sb.Append(value[i]);
+        }
+        return sb.ToString();
+    }
+}

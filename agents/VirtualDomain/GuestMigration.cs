@@ -18,7 +18,8 @@ internal sealed partial class Guest
         if (ctx.Meta.MigrateTarget is not { } target)
             return OcfResult.Args("OCF_RESKEY_CRM_meta_migrate_target is not set (pacemaker sets it for migrate_to)");
         var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
-        if (status.Verdict != Verdict.Running) return OcfResult.Generic($"{id}: migrate_to: Not active locally! ({status.Why})");
+        if (status.Verdict == Verdict.Failed) return OcfResult.Generic(status.Why);
+        if (status.Verdict == Verdict.Stopped) return OcfResult.Generic($"{id}: migrate_to: Not active locally! ({status.Why})");
 
         var options = MigrationOptions.Parse(ctx.Get(MigrateOptions));
         var remote = MigrationUris.Remote(Uri, target, ctx.IsSet(RemoteUri) ? ctx.Get(RemoteUri) : null,

@@ -14,8 +14,16 @@ internal sealed record GuestState(DomainState State, int Reason, int VirtCpus, l
 /// <see cref="HypervisorUnreachableException"/> either way.</summary>
 internal static class GuestStateQuery
 {
-    /// <summary>The guest's state, or null when libvirt does not know it.</summary>
+    /// <summary>The guest's state, or null when libvirt does not know it (also when it vanished
+    /// between the lookup and the question, as a guest that is just shutting down does).</summary>
     public static GuestState? Query(string uri, DomainId id, bool withInfo, Deadline deadline)
+    {
+        try { return Ask(uri, id, withInfo, deadline); }
+        catch (RpcError e) when (e.ErrorCode == LibvirtNative.ERR_NO_DOMAIN) { return null; }
+        catch (LibvirtException e) when (e.ErrorCode == LibvirtNative.ERR_NO_DOMAIN) { return null; }
+    }
+
+    private static GuestState? Ask(string uri, DomainId id, bool withInfo, Deadline deadline)
     {
         if (RpcClient.SocketFor(uri) is { } socket)
         {

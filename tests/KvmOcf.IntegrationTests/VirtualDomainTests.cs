@@ -1,0 +1,262 @@
+using KvmOcf.IntegrationTests.Harness;
+
+namespace KvmOcf.IntegrationTests;
+
+/// <summary>ocf:kvmocf:VirtualDomain against a real libvirtd + QEMU (TCG) and real guests: the OCF
+/// behaviour, and the faults users hit — each asserting the exact exit code and that the guest
+/// never runs twice.</summary>
+[Collection(LibvirtCollection.Name)]
+[Trait("Stack", "libvirt")]
+public sealed class VirtualDomainTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(40);
+    private readonly LibvirtDaemon _libvirt;
+    private readonly string _rsctmp;
+    private readonly List<TestDomain> _domains = [];
+
+    public VirtualDomainTests(LibvirtDaemon libvirt)
+    {
+        _libvirt = libvirt;
+        Repo.RequireBuild();
+        _rsctmp = Directory.CreateTempSubdirectory("kvmocf-rsctmp-").FullName;
+    }
+
+    public void Dispose()
+    {
+        _libvirt.Thaw();
+        if (!Sh.Run("pgrep", "-x", "libvirtd").Succeeded) _libvirt.Start();
+        foreach (var d in _domains) _libvirt.Virsh("destroy", d.Name);
+        Directory.Delete(_rsctmp, recursive: true);
+    }
+
+    private static string Agent => Path.Combine(Repo.StagedAgents, "VirtualDomain");
+
+    private TestDomain Domain(TestDomain.Kind kind = TestDomain.Kind.Busybox, [System.Runtime.CompilerServices.CallerMemberName] string test = "")
+    {
+        var d = new TestDomain($"kvmocf-{_domains.Count}-{Guid.NewGuid().ToString()[..6]}", _libvirt.WorkDirectory, _libvirt.GuestDirectory, kind);
+        _domains.Add(d);
+        return d;
+    }
+
+    private AgentRun Run(TestDomain d, string action, Dictionary<string, string>? more = null, string interval = "10000", TimeSpan? timeout = null)
+    {
+        var parameters = new Dictionary<string, string>
+        {
+            ["config"] = d.ConfigPath,
+            ["OCF_RESOURCE_INSTANCE"] = d.Name,
+            ["HA_RSCTMP"] = _rsctmp,
+            ["OCF_RESKEY_CRM_meta_interval"] = interval,
+            ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
+        };
+        foreach (var (k, v) in more ?? []) parameters[k] = v;
+        return AgentRun.Run(Agent, action, parameters, timeout ?? Timeout);
+    }
+
+    private AgentRun Probe(TestDomain d, Dictionary<string, string>? more = null) => Run(d, "monitor", more, interval: "0");
+
+    private void AssertRunsOnce(TestDomain d) => Assert.Single(d.QemuPids());
+
+    [Fact]
+    public void Start_start_monitor_probe_stop_stop_monitor()
+    {
+        var d = Domain();
+        Assert.Equal(7, Probe(d).Code);
+        Assert.Equal(7, Run(d, "monitor").Code);
+
+        var start = Run(d, "start");
+        Assert.True(start.Code == 0, start.ToString());
+        Assert.Equal(0, Run(d, "start").Code);
+        AssertRunsOnce(d);
+        Assert.Equal(0, Run(d, "monitor").Code);
+        Assert.Equal(0, Probe(d).Code);
+        Assert.Contains(d.Name, _libvirt.Virsh("list", "--name").StandardOutput);
+
+        Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
+        var stop = Run(d, "stop");
+        Assert.True(stop.Code == 0, stop.ToString());
+        Assert.DoesNotContain("destroy", stop.Stderr);               // it shut down gracefully (ACPI)
+        Assert.Empty(d.QemuPids());
+        Assert.Equal(0, Run(d, "stop").Code);
+        Assert.Equal(7, Run(d, "monitor").Code);
+        Assert.DoesNotContain(d.Name, _libvirt.Virsh("list", "--all", "--name").StandardOutput);
+    }
+
+    [Fact]
+    public void A_guest_that_ignores_acpi_is_destroyed_within_the_stop_budget()
+    {
+        var d = Domain(TestDomain.Kind.FirmwareOnly);
+        Assert.Equal(0, Run(d, "start").Code);
+        var stop = Run(d, "stop", timeout: TimeSpan.FromSeconds(30), more: new() { ["destroy_timeout"] = "15s" });
+        Assert.True(stop.Code == 0, stop.ToString());
+        Assert.Contains("forced shutdown (destroy)", stop.Stderr);
+        Assert.True(stop.Elapsed < TimeSpan.FromSeconds(30), $"stop took {stop.Elapsed}");
+        Assert.Empty(d.QemuPids());
+    }
+
+    [Fact]
+    public void Force_stop_destroys_at_once()
+    {
+        var d = Domain();
+        Assert.Equal(0, Run(d, "start").Code);
+        var stop = Run(d, "stop", new() { ["force_stop"] = "true" });
+        Assert.Equal(0, stop.Code);
+        Assert.DoesNotContain("graceful", stop.Stderr);
+        Assert.Empty(d.QemuPids());
+    }
+
+    [Fact]
+    public void Check_level_10_pings_the_guest_agent_and_catches_a_hung_guest()
+    {
+        var healthy = Domain();
+        var hung = Domain(TestDomain.Kind.BusyboxSilentAgent);
+        Assert.Equal(0, Run(healthy, "start").Code);
+        Assert.Equal(0, Run(hung, "start").Code);
+        Assert.True(healthy.WaitUntilReady(TimeSpan.FromSeconds(60)) && hung.WaitUntilReady(TimeSpan.FromSeconds(60)));
+
+        var deep = new Dictionary<string, string> { ["OCF_CHECK_LEVEL"] = "10", ["guest_agent_timeout"] = "2s" };
+        Assert.Equal(0, Run(healthy, "monitor", deep).Code);
+        Assert.Equal(0, Run(hung, "monitor").Code);                    // depth 0: qemu runs, fine
+        var failed = Run(hung, "monitor", deep);
+        Assert.Equal(1, failed.Code);
+        Assert.Contains("guest agent", failed.ExitReason);
+        Assert.True(failed.Elapsed < Timeout, failed.ToString());
+    }
+
+    [Fact]
+    public void With_libvirtd_stopped_nothing_is_reported_stopped_and_nothing_starts_twice()
+    {
+        var running = Domain();
+        var stopped = Domain();
+        Assert.Equal(0, Run(running, "start").Code);
+        _libvirt.Stop();
+        try
+        {
+            var monitor = Run(running, "monitor");
+            Assert.Equal(1, monitor.Code);
+            Assert.Contains("cannot determine the state", monitor.ExitReason);
+            Assert.Equal(0, Probe(running).Code);                      // the qemu process table says it runs
+            Assert.Equal(7, Probe(stopped).Code);                      // ... and that this one does not
+            Assert.Equal(1, Run(running, "start").Code);               // must not start a second copy
+            Assert.Equal(1, Run(running, "stop").Code);                // cannot stop it: pacemaker fences
+            Assert.Equal(1, Run(stopped, "start").Code);
+            AssertRunsOnce(running);
+            Assert.Empty(stopped.QemuPids());
+        }
+        finally { _libvirt.Start(); }
+        Assert.Equal(0, Run(running, "monitor").Code);                // libvirtd picked the guest up again
+        Assert.Equal(0, Run(running, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Theory]
+    [InlineData("monitor")]
+    [InlineData("stop")]
+    [InlineData("migrate_to")]
+    public void A_hung_libvirtd_gives_an_error_before_the_timeout(string action)
+    {
+        var d = Domain();
+        Assert.Equal(0, Run(d, "start").Code);
+        var timeout = TimeSpan.FromSeconds(10);
+        _libvirt.Freeze();
+        AgentRun run;
+        try
+        {
+            run = Run(d, action, new() { ["OCF_RESKEY_CRM_meta_migrate_target"] = "elsewhere", ["OCF_RESKEY_CRM_meta_migrate_source"] = "here" }, timeout: timeout);
+        }
+        finally { _libvirt.Thaw(); }
+        Assert.Equal(1, run.Code);
+        Assert.True(run.Elapsed < timeout, $"{action} took {run.Elapsed.TotalSeconds:0.0}s of its {timeout.TotalSeconds}s");
+        Assert.Matches("hung|in time", run.ExitReason);
+        AssertRunsOnce(d);
+    }
+
+    [Fact]
+    public void An_unreadable_config_never_makes_a_running_guest_look_stopped()
+    {
+        var d = Domain();
+        Assert.Equal(0, Run(d, "start").Code);
+        var moved = d.ConfigPath + ".away";
+        File.Move(d.ConfigPath, moved);
+        try
+        {
+            Assert.Equal(0, Probe(d).Code);                               // the name was cached at start
+            foreach (var f in Directory.GetFiles(_rsctmp)) File.Delete(f);  // as after a reboot of the agent's state
+            var blind = Probe(d);
+            Assert.Equal(1, blind.Code);                                  // unknown, never 7
+            Assert.Contains("cannot tell which domain", blind.ExitReason);
+            Assert.Equal(0, Probe(d, new() { ["domain"] = d.Name }).Code); // the domain parameter needs no config
+            Assert.Equal(1, Run(d, "stop").Code);                         // cannot tell what to stop: fail, not "stopped"
+            AssertRunsOnce(d);
+        }
+        finally { File.Move(moved, d.ConfigPath); }
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Fact]
+    public void Qemu_killed_under_a_running_guest_is_reported_stopped_and_start_recovers()
+    {
+        var d = Domain();
+        Assert.Equal(0, Run(d, "start").Code);
+        Sh.Ok("kill", "-KILL", d.QemuPids().Single().ToString());
+        Assert.True(Sh.Eventually(() => d.QemuPids().Count == 0, TimeSpan.FromSeconds(10)));
+        var monitor = Run(d, "monitor");
+        Assert.True(monitor.Code == 7, monitor.ToString());
+        Assert.Equal(0, Run(d, "start").Code);
+        AssertRunsOnce(d);
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Fact]
+    public void A_domain_parameter_that_is_not_the_configs_domain_is_refused_at_start()
+    {
+        var d = Domain();
+        var run = Run(d, "start", new() { ["domain"] = "some-other-guest" });
+        Assert.Equal(6, run.Code);
+        Assert.Empty(d.QemuPids());
+    }
+
+    [Fact]
+    public void Start_fails_on_this_host_when_the_config_is_missing_here()
+    {
+        var d = Domain();
+        var run = Run(d, "start", new() { ["config"] = "/nonexistent/kvmocf.xml" });
+        Assert.Equal(2, run.Code);
+        Assert.Contains("does not exist or not readable", run.ExitReason);
+    }
+
+    [Fact]
+    public void Bad_input_gets_one_line_and_the_right_code()
+    {
+        var d = Domain();
+        Assert.Equal(3, Run(d, "frobnicate").Code);
+        Assert.Equal(6, Run(d, "start", new() { ["config"] = "" }).Code);
+        Assert.Equal(6, Run(d, "start", new() { ["shutdown_mode"] = "acpi,reboot" }).Code);
+        Assert.Equal(6, Run(d, "monitor", new() { ["migration_speed"] = "10M" }).Code);
+        var both = Run(d, "stop", new() { ["force_stop"] = "1", ["snapshot"] = "/var/lib/snapshots" });
+        Assert.Equal(6, both.Code);
+        Assert.Single(both.Stderr.Split('\n'), l => l.StartsWith("ocf-exit-reason:"));
+        Assert.DoesNotContain("   at ", both.Stderr);
+    }
+
+    [Fact]
+    public void Ocf_tester_passes_its_behavioural_checks()
+    {
+        var d = Domain();
+        var installed = "/usr/lib/ocf/resource.d/kvmocf/VirtualDomain";
+        bool placed = !File.Exists(installed);
+        if (placed)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(installed)!);
+            File.Copy(Agent, installed);
+        }
+        try
+        {
+            var run = Sh.Run(new Ocf.Command("env").WithArguments("HA_RSCTMP=" + _rsctmp, "ocf-tester", "-v", "-n", d.Name,
+                "-o", "config=" + d.ConfigPath, "-o", "autoset_utilization_cpu=false", "-o", "autoset_utilization_hv_memory=false",
+                "-o", "autoset_utilization_host_memory=false", installed), TimeSpan.FromMinutes(5));
+            var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
+            Assert.True(failures.Count == 0 || failures is [var only] && only.Contains(OcfTesterTests.DtdCheck), run.StandardOutput);
+            Assert.Contains("Checking for migrate_to action", run.StandardOutput);
+        }
+        finally { if (placed) File.Delete(installed); }
+    }
+}

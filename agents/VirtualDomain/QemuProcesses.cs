@@ -6,12 +6,14 @@ namespace KvmOcf.VirtualDomain;
 /// libvirtd cannot answer. Matches the <c>-name guest=NAME,…</c> form libvirt has used since 1.x
 /// (EL8/EL9 add <c>,debug-threads=on</c>; the anchor's regex missed that, #1613), the bare
 /// <c>-name NAME</c> form, and <c>-uuid UUID</c>. argv is compared as NUL-separated words, not
-/// through a regex over <c>ps</c> text.</summary>
+/// through a regex over <c>ps</c> text. Only processes in this host's network namespace count: a
+/// qemu seen through /proc in another one belongs to a container or another (test) host.</summary>
 internal static class QemuProcesses
 {
     public static List<int> Find(string? name, string? uuid, string procRoot = "/proc")
     {
         var found = new List<int>();
+        var ourNetwork = NetworkNamespace(Path.Combine(procRoot, "self"));
         foreach (var dir in Directory.EnumerateDirectories(procRoot))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
@@ -19,11 +21,18 @@ internal static class QemuProcesses
             {
                 // comm first: cheap, and it never blocks on the target's memory map as cmdline can
                 if (!File.ReadAllText(Path.Combine(dir, "comm")).StartsWith("qemu", StringComparison.Ordinal)) continue;
+                if (NetworkNamespace(dir) != ourNetwork) continue;
                 if (Matches(File.ReadAllBytes(Path.Combine(dir, "cmdline")), name, uuid)) found.Add(pid);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone meanwhile
         }
         return found;
+    }
+
+    private static string? NetworkNamespace(string processDirectory)
+    {
+        try { return new FileInfo(Path.Combine(processDirectory, "ns", "net")).LinkTarget; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     internal static bool Matches(byte[] cmdline, string? name, string? uuid)

@@ -15,7 +15,7 @@ public sealed class PacemakerTests : IDisposable
     public PacemakerTests(PacemakerCluster cluster)
     {
         _cluster = cluster;
-        InstalledTestAgent.Ensure();
+        Installed.TestAgent();
         _dir = Directory.CreateDirectory($"/run/kvmocf-tests/{Guid.NewGuid():N}").FullName;
     }
 

@@ -241,22 +241,12 @@ public sealed class VirtualDomainTests : IDisposable
     public void Ocf_tester_passes_its_behavioural_checks()
     {
         var d = Domain();
-        var installed = "/usr/lib/ocf/resource.d/kvmocf/VirtualDomain";
-        bool placed = !File.Exists(installed);
-        if (placed)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(installed)!);
-            File.Copy(Agent, installed);
-        }
-        try
-        {
-            var run = Sh.Run(new Ocf.Command("env").WithArguments("HA_RSCTMP=" + _rsctmp, "ocf-tester", "-v", "-n", d.Name,
-                "-o", "config=" + d.ConfigPath, "-o", "autoset_utilization_cpu=false", "-o", "autoset_utilization_hv_memory=false",
-                "-o", "autoset_utilization_host_memory=false", installed), TimeSpan.FromMinutes(5));
-            var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
-            Assert.True(failures.Count == 0 || failures is [var only] && only.Contains(OcfTesterTests.DtdCheck), run.StandardOutput);
-            Assert.Contains("Checking for migrate_to action", run.StandardOutput);
-        }
-        finally { if (placed) File.Delete(installed); }
+        var installed = Installed.Agent("VirtualDomain");
+        var run = Sh.Run(new Ocf.Command("env").WithArguments("HA_RSCTMP=" + _rsctmp, "ocf-tester", "-v", "-n", d.Name,
+            "-o", "config=" + d.ConfigPath, "-o", "autoset_utilization_cpu=false", "-o", "autoset_utilization_hv_memory=false",
+            "-o", "autoset_utilization_host_memory=false", installed), TimeSpan.FromMinutes(5));
+        var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
+        Assert.True(failures.Count == 0 || failures is [var only] && only.Contains(OcfTesterTests.DtdCheck), run.StandardOutput);
+        Assert.Contains("Checking for migrate_to action", run.StandardOutput);
     }
 }

@@ -1,0 +1,86 @@
+using KvmOcf.Ocf;
+
+namespace KvmOcf.IntegrationTests.Harness;
+
+/// <summary>Two "hypervisor hosts" n1 and n2 (tests/lab/kvmlab): each its own network, mount and
+/// UTS namespace with its own libvirtd (TCP, no auth) and a corosync + pacemaker node of one
+/// 2-node cluster with STONITH through a test fence agent that kills a node's processes. Agents
+/// run "on" a node through nsenter. Everything is stopped by PID and the namespaces removed on
+/// disposal.</summary>
+public sealed class KvmCluster : IDisposable
+{
+    public static readonly string[] Nodes = ["n1", "n2"];
+    private readonly string _lab = Path.Combine(Repo.Root, "tests/lab/kvmlab");
+    private readonly string _state = Directory.CreateTempSubdirectory("kvmocf-kvmlab-").FullName;
+
+    public string GuestDirectory { get; } = Path.Combine(Repo.Build, "guest");
+    /// <summary>Shared by all nodes (as shared storage would be): configs and consoles.</summary>
+    public string SharedDirectory { get; } = Directory.CreateTempSubdirectory("kvmocf-shared-").FullName;
+    public string FenceLog => Path.Combine(_state, "fence");
+
+    public KvmCluster()
+    {
+        Packages.Ensure("libvirt-daemon-system", "libvirt-clients", "libvirt-daemon-driver-qemu", "qemu-system-x86", "qemu-utils",
+            "pacemaker", "pacemaker-cli-utils", "corosync", "pcs", "crmsh", "iproute2", "util-linux");
+        Sh.Ok(new Command(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments(GuestDirectory), TimeSpan.FromMinutes(5));
+        File.SetUnixFileMode(SharedDirectory, (UnixFileMode)0b111_101_101);
+        Installed.Agent("VirtualDomain");
+        Installed.Fence("fence_kvmlab", Path.Combine(Repo.Root, "tests/lab/fence_kvmlab"));
+        try
+        {
+            Sh.Ok(Lab("up", "2", "--libvirt", "--pacemaker", "--stonith"), TimeSpan.FromMinutes(3));
+            On("n1", "pcs", "resource", "defaults", "update", "resource-stickiness=100");
+            var fence = On("n1", "pcs", "stonith", "create", "fence-lab", "fence_kvmlab", "pcmk_host_list=n1 n2", "hostlist=n1 n2",
+                $"hook=env KVMLAB_DIR={_state} {_lab} fence-hook", $"log_dir={FenceLog}", "op", "monitor", "interval=60s");
+            if (!fence.Succeeded) throw new InvalidOperationException("pcs stonith create: " + fence.StandardError);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private Command Lab(params string[] arguments) => new Command(_lab).WithArguments(arguments).WithEnvironment("KVMLAB_DIR", _state);
+
+    /// <summary>Runs a command on a node (in its namespaces).</summary>
+    public CommandResult On(string node, params string[] command) => Sh.Run(Lab(["exec", node, .. command]), TimeSpan.FromMinutes(3));
+
+    /// <summary>The nsenter prefix that runs a program on a node.</summary>
+    public string[] Prefix(string node) => ["nsenter", "-t", Sh.Ok(Lab("pid", node)).StandardOutput.Trim(), "-m", "-u", "-n", "--"];
+
+    public void KillNode(string node) => Sh.Ok(Lab("node-kill", node));
+    public void StartNode(string node) => Sh.Ok(Lab("node-start", node));
+    public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
+
+    public XmlElement? CrmMon(string node = "n1")
+    {
+        var r = On(node, "crm_mon", "-1", "--output-as=xml");
+        try { return r.Succeeded ? Xml.Parse(r.StandardOutput) : null; } catch (FormatException) { return null; }
+    }
+
+    /// <summary>Where crm_mon (seen from <paramref name="observer"/>) says the resource runs.</summary>
+    public string? LocationOf(string resource, string observer = "n1") =>
+        CrmMon(observer)?.Descendants("resource").FirstOrDefault(r => r.Attribute("id") == resource && r.Attribute("active") == "true" && r.Attribute("role") == "Started")
+            ?.Element("node")?.Attribute("name");
+
+    public void Dispose()
+    {
+        Sh.Run(Lab("down"), TimeSpan.FromMinutes(3));
+        foreach (var node in Nodes)
+        {
+            var d = Path.Combine(_state, "nodes", node);
+            var logs = Directory.CreateDirectory(Path.Combine(Repo.Build, "test-logs", "kvmlab-" + node)).FullName;
+            foreach (var (from, name) in new[] { ("log-pacemaker/pacemaker.log", "pacemaker.log"), ("log-corosync/corosync.log", "corosync.log"), ("libvirtd.log", "libvirtd.log") })
+                if (File.Exists(Path.Combine(d, from))) File.Copy(Path.Combine(d, from), Path.Combine(logs, name), overwrite: true);
+        }
+        Directory.Delete(_state, recursive: true);
+        Directory.Delete(SharedDirectory, recursive: true);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class KvmClusterCollection : ICollectionFixture<KvmCluster>
+{
+    public const string Name = "kvm cluster";
+}

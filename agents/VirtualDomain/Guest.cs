@@ -190,9 +190,9 @@ internal sealed partial class Guest(OcfContext ctx)
         {
             CommandResult result;
             try { result = ctx.Run(new Command(script)); }
-            catch (CommandTimeoutException) { return $"Monitor command \"{script}\" for domain {id} did not finish in time"; }
+            catch (CommandTimeoutException) { return $"monitor script {Path.GetFileName(script)} for {id} did not finish in time"; }
             if (!result.Succeeded)
-                return $"Monitor command \"{script}\" for domain {id} returned {result.ExitCode} with output: {result.Summary}";
+                return $"monitor script {Path.GetFileName(script)} returned {result.ExitCode}: {result.Summary}";
         }
         return null;
     }

@@ -48,6 +48,12 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
     private bool RunsOn(string node, TestDomain d) =>
         cluster.On(node, "virsh", "-c", "qemu:///system", "list", "--name").StandardOutput.Split('\n').Contains(d.Name);
 
+    private string? Utilization(string id, string attribute) =>
+        Ocf.Xml.Parse(cluster.On("n1", "crm_resource", "-r", id, "--utilization", "--get-parameter", attribute, "--output-as=xml").StandardOutput)
+            .Descendants("item").FirstOrDefault()?.Text;
+
+    private string? Epoch() => Ocf.Xml.Parse(cluster.On("n1", "cibadmin", "--query").StandardOutput).Attribute("epoch");
+
     [Fact]
     public void The_agent_migrates_a_live_guest_between_two_libvirtds()
     {
@@ -134,7 +140,13 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         Assert.True(Sh.Eventually(() => (first = cluster.LocationOf(id)) is not null, TimeSpan.FromSeconds(90)), "the guest did not start");
         Assert.True(RunsOn(first!, d));
         Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
-        Thread.Sleep(2000);
+
+        // utilization from the guest (1 vCPU, 96 MiB), written once and not again on every monitor
+        Assert.True(Sh.Eventually(() => Utilization(id, "cpu") == "1" && Utilization(id, "hv_memory") == "96" && Utilization(id, "host_memory") == "96",
+            TimeSpan.FromSeconds(30)), "utilization was not set");
+        var epoch = Epoch();
+        Thread.Sleep(TimeSpan.FromSeconds(11));                                 // two more monitors
+        Assert.Equal(epoch, Epoch());
 
         // live migration through pacemaker
         var other = first == "n1" ? "n2" : "n1";

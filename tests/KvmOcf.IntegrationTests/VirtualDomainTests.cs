@@ -31,9 +31,10 @@ public sealed class VirtualDomainTests : IDisposable
 
     private static string Agent => Path.Combine(Repo.StagedAgents, "VirtualDomain");
 
-    private TestDomain Domain(TestDomain.Kind kind = TestDomain.Kind.Busybox, [System.Runtime.CompilerServices.CallerMemberName] string test = "")
+    private TestDomain Domain(TestDomain.Kind kind = TestDomain.Kind.Busybox, string extraDevices = "", string? name = null)
     {
-        var d = new TestDomain($"kvmocf-{_domains.Count}-{Guid.NewGuid().ToString()[..6]}", _libvirt.WorkDirectory, _libvirt.GuestDirectory, kind);
+        var d = new TestDomain(name ?? $"kvmocf-{_domains.Count}-{Guid.NewGuid().ToString()[..6]}", _libvirt.WorkDirectory, _libvirt.GuestDirectory, kind,
+            extraDevices: extraDevices);
         _domains.Add(d);
         return d;
     }
@@ -235,6 +236,117 @@ public sealed class VirtualDomainTests : IDisposable
         Assert.Equal(6, both.Code);
         Assert.Single(both.Stderr.Split('\n'), l => l.StartsWith("ocf-exit-reason:"));
         Assert.DoesNotContain("   at ", both.Stderr);
+    }
+
+    [Fact]
+    public void Snapshot_saves_the_guest_on_stop_and_restores_it_on_start()
+    {
+        var d = Domain();
+        var snapshots = Directory.CreateDirectory(Path.Combine(_libvirt.WorkDirectory, "snap-" + d.Name)).FullName;
+        var snapshot = new Dictionary<string, string> { ["snapshot"] = snapshots };
+        Assert.Equal(0, Run(d, "start", snapshot).Code);
+        Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
+        Thread.Sleep(2000);
+        var before = d.Uptime()!.Value;
+
+        Assert.Equal(0, Run(d, "stop", snapshot).Code);
+        Assert.True(File.Exists(Path.Combine(snapshots, d.Name + ".state")));
+        Assert.Empty(d.QemuPids());
+        Assert.Equal(7, Run(d, "monitor", snapshot).Code);
+
+        var start = Run(d, "start", snapshot);
+        Assert.True(start.Code == 0, start.ToString());
+        Assert.Contains("restoring", start.Stderr);
+        Assert.False(File.Exists(Path.Combine(snapshots, d.Name + ".state")));
+        Assert.True(Sh.Eventually(() => d.Uptime() > before + 1, TimeSpan.FromSeconds(20)), "the guest booted afresh instead of resuming");
+        Assert.True(d.Uptime() < before + 60);
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Fact]
+    public void A_stateless_guest_runs_on_a_fresh_overlay_of_its_backing_file()
+    {
+        var name = $"kvmocf-cow-{Guid.NewGuid().ToString()[..6]}";
+        var overlay = Path.Combine(_libvirt.WorkDirectory, name + ".qcow2");
+        var backing = Path.Combine(_libvirt.WorkDirectory, name + "-base.qcow2");
+        Sh.Ok("qemu-img", "create", "-f", "qcow2", backing, "16M");
+        var disk = $"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{overlay}'/><target dev='vda' bus='virtio'/></disk>";
+        var d = Domain(extraDevices: disk, name: name);
+        var cow = new Dictionary<string, string> { ["backingfile"] = backing, ["stateless"] = "true" };
+
+        var start = Run(d, "start", cow);
+        Assert.True(start.Code == 0, start.ToString());
+        Assert.Contains($"\"backing-filename\": \"{backing}\"", Sh.Ok("qemu-img", "info", "--output=json", "-U", overlay).StandardOutput);
+        var first = File.GetLastWriteTimeUtc(overlay);
+        Assert.Equal(0, Run(d, "monitor", cow).Code);
+        Assert.Equal(0, Run(d, "stop", new(cow) { ["force_stop"] = "true" }).Code);
+        Assert.Equal(7, Run(d, "monitor", cow).Code);                 // defined, shut off: stopped
+
+        Thread.Sleep(1100);
+        Assert.Equal(0, Run(d, "start", cow).Code);
+        Assert.True(File.GetLastWriteTimeUtc(overlay) > first, "stateless start did not re-create the overlay");
+        Assert.Equal(0, Run(d, "stop", new(cow) { ["force_stop"] = "true" }).Code);
+        _libvirt.Virsh("undefine", d.Name);
+    }
+
+    [Fact]
+    public void Start_resources_starts_the_pool_and_network_the_guest_uses()
+    {
+        var tag = Guid.NewGuid().ToString()[..6];
+        var poolDir = Directory.CreateDirectory(Path.Combine(_libvirt.WorkDirectory, "pool-" + tag)).FullName;
+        File.WriteAllBytes(Path.Combine(poolDir, "data.raw"), new byte[1 << 20]);
+        var pool = $"kvmocf-pool-{tag}";
+        var net = $"kvmocf-net-{tag}";
+        File.WriteAllText(Path.Combine(poolDir, "..", pool + ".xml"), $"<pool type='dir'><name>{pool}</name><target><path>{poolDir}</path></target></pool>");
+        File.WriteAllText(Path.Combine(poolDir, "..", net + ".xml"), $"<network><name>{net}</name><bridge name='kvbr{tag[..4]}'/></network>");
+        Sh.Ok("virsh", "-c", LibvirtDaemon.Uri, "pool-define", Path.Combine(poolDir, "..", pool + ".xml"));
+        Sh.Ok("virsh", "-c", LibvirtDaemon.Uri, "net-define", Path.Combine(poolDir, "..", net + ".xml"));
+        try
+        {
+            var d = Domain(extraDevices:
+                $"<disk type='volume' device='disk'><source pool='{pool}' volume='data.raw'/><target dev='vdb' bus='virtio'/></disk>" +
+                $"<interface type='network'><source network='{net}'/><model type='virtio'/></interface>");
+            Assert.Equal(1, Run(d, "start").Code);                        // without start_resources: the pool is inactive
+            var start = Run(d, "start", new() { ["start_resources"] = "true" });
+            Assert.True(start.Code == 0, start.ToString());
+            Assert.Contains("running", _libvirt.Virsh("pool-info", pool).StandardOutput);
+            Assert.Matches(@"Active:\s+yes", _libvirt.Virsh("net-info", net).StandardOutput);
+            Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+        }
+        finally
+        {
+            _libvirt.Virsh("pool-destroy", pool); _libvirt.Virsh("pool-undefine", pool);
+            _libvirt.Virsh("net-destroy", net); _libvirt.Virsh("net-undefine", net);
+        }
+    }
+
+    [Fact]
+    public void Save_config_on_stop_writes_the_running_definition_back()
+    {
+        var d = Domain();
+        var original = File.ReadAllText(d.ConfigPath);
+        Assert.DoesNotContain("<uuid>", original);
+        Assert.Equal(0, Run(d, "start").Code);
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true", ["save_config_on_stop"] = "true" }).Code);
+        var saved = File.ReadAllText(d.ConfigPath);
+        Assert.Contains("<uuid>", saved);                                  // libvirt's own, complete definition
+        Assert.Contains($"<name>{d.Name}</name>", saved);
+        Assert.Equal(0, Run(d, "start").Code);                             // and it still starts
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Fact]
+    public void A_failing_monitor_script_fails_the_monitor_with_its_output()
+    {
+        var d = Domain();
+        var script = Path.Combine(_libvirt.WorkDirectory, d.Name + "-check.sh");
+        File.WriteAllText(script, "#!/bin/sh\necho 'http: connection refused'\nexit 3\n");
+        File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
+        Assert.Equal(0, Run(d, "start").Code);
+        var monitor = Run(d, "monitor", new() { ["monitor_scripts"] = script });
+        Assert.Equal(1, monitor.Code);
+        Assert.Contains("-check.sh returned 3: http: connection refused", monitor.ExitReason);
+        Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
     }
 
     [Fact]

@@ -12,15 +12,15 @@ public sealed class TestDomain
     public string ConfigPath { get; }
     public string ConsolePath { get; }
 
-    public TestDomain(string name, string directory, string guestDirectory, Kind kind = Kind.Busybox, int memoryMiB = 96)
+    public TestDomain(string name, string directory, string guestDirectory, Kind kind = Kind.Busybox, int memoryMiB = 96, string extraDevices = "")
     {
         Name = name;
         ConfigPath = Path.Combine(directory, name + ".xml");
         ConsolePath = Path.Combine(directory, name + ".console");
-        File.WriteAllText(ConfigPath, Xml(kind, guestDirectory, memoryMiB));
+        File.WriteAllText(ConfigPath, Xml(kind, guestDirectory, memoryMiB, extraDevices));
     }
 
-    private string Xml(Kind kind, string guest, int memoryMiB)
+    private string Xml(Kind kind, string guest, int memoryMiB, string extraDevices)
     {
         var os = kind == Kind.FirmwareOnly
             ? "<type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/>"
@@ -48,6 +48,7 @@ public sealed class TestDomain
                 <emulator>/usr/bin/qemu-system-x86_64</emulator>
                 <serial type='file'><source path='{ConsolePath}' append='on'/><target port='0'/></serial>
                 {agent}
+                {extraDevices}
                 <memballoon model='none'/>
               </devices>
             </domain>

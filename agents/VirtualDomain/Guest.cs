@@ -206,6 +206,12 @@ internal sealed partial class Guest(OcfContext ctx)
             ctx.Log.LogDebug("{Domain} has no guest agent channel; check level 10 checks nothing more", id);
             return null;
         }
+        if (long.TryParse(_state["started"], out var started) &&
+            DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(started) < ctx.Get(GuestAgentStartup))
+        {
+            ctx.Log.LogDebug("{Domain} started recently; its guest agent need not answer yet", id);
+            return null;
+        }
         var timeout = ctx.Get(GuestAgentTimeout);
         // libvirt first syncs with the agent on its own (up to 5 s) before sending the command
         var budget = ctx.Deadline.AtMost(timeout + TimeSpan.FromSeconds(6));

@@ -150,7 +150,7 @@ internal sealed partial class Guest
             return last.Length == 0;
         }, PollInterval);
         if (!running) return OcfResult.Generic($"{id} is not running after {what} ({last})");
-        _state.Update(("name", id.Name ?? _state["name"]));
+        _state.Update(("name", id.Name ?? _state["name"]), ("started", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString()));
         return OcfResult.Success;
     }
 

@@ -145,6 +145,15 @@ public sealed class VirtualDomainAgent : ResourceAgent
             "this time is a monitor failure. This catches a guest that boots but hangs.",
     };
 
+    public static readonly TimeParameter GuestAgentStartup = new("guest_agent_startup")
+    {
+        Default = TimeSpan.FromMinutes(2),
+        Maximum = TimeSpan.FromHours(1),
+        ShortDescription = "Time a starting guest has until its agent answers",
+        LongDescription = "For this long after start or migrate_from, a check level 10 monitor does not require the " +
+            "guest agent to answer: a booting guest starts its agent late.",
+    };
+
     public static readonly BooleanParameter AutosetCpu = Autoset("cpu", "CPU", "the number of domainU's vCPUs from virsh");
     public static readonly BooleanParameter AutosetHostMemory = Autoset("host_memory", "host_memory", "the Max memory from virsh");
     public static readonly BooleanParameter AutosetHvMemory = Autoset("hv_memory", "hv_memory", "the Max memory from virsh");
@@ -299,7 +308,7 @@ public sealed class VirtualDomainAgent : ResourceAgent
     public override IReadOnlyList<Parameter> Parameters =>
     [
         Config, DomainName, HypervisorUri, ForceStop, ShutdownMode, DestroyTimeout, Snapshot, SaveConfigOnStop,
-        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout,
+        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout, GuestAgentStartup,
         AutosetCpu, AutosetHostMemory, AutosetHvMemory, UnsetCpu, UnsetHostMemory, UnsetHvMemory,
         MigrationTransport, MigrationUser, MigrationDowntime, MigrationSpeed, MigrationNetworkSuffix, MigrateUri,
         MigrateOptions, MigratePort, RemoteUri, MigrationAutoConverge, MigrationPostcopy,

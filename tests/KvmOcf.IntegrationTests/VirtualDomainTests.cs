@@ -114,7 +114,8 @@ public sealed class VirtualDomainTests : IDisposable
         Assert.Equal(0, Run(hung, "start").Code);
         Assert.True(healthy.WaitUntilReady(TimeSpan.FromSeconds(60)) && hung.WaitUntilReady(TimeSpan.FromSeconds(60)));
 
-        var deep = new Dictionary<string, string> { ["OCF_CHECK_LEVEL"] = "10", ["guest_agent_timeout"] = "2s" };
+        var deep = new Dictionary<string, string> { ["OCF_CHECK_LEVEL"] = "10", ["guest_agent_timeout"] = "2s", ["guest_agent_startup"] = "1s" };
+        Assert.Equal(0, Run(hung, "monitor", new(deep) { ["guest_agent_startup"] = "5min" }).Code);   // still booting: not yet required
         Assert.Equal(0, Run(healthy, "monitor", deep).Code);
         Assert.Equal(0, Run(hung, "monitor").Code);                    // depth 0: qemu runs, fine
         var failed = Run(hung, "monitor", deep);

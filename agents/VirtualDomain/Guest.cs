@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using KvmOcf.Libvirt;
 using KvmOcf.Ocf;
 using Microsoft.Extensions.Logging;
@@ -22,9 +21,6 @@ internal sealed partial class Guest(OcfContext ctx)
 
     // ---- identity --------------------------------------------------------------------------------
 
-    [GeneratedRegex("^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")]
-    private static partial Regex UuidPattern();
-
     /// <summary>Which domain this resource is: the domain parameter, else the name cached when the
     /// config was last read on this node, else the config file itself. Monitors and stops prefer
     /// the first two so that a config on unreachable storage cannot stall or fool them.</summary>
@@ -33,7 +29,7 @@ internal sealed partial class Guest(OcfContext ctx)
         if (ctx.IsSet(DomainName))
         {
             var given = ctx.Get(DomainName);
-            return UuidPattern().IsMatch(given) ? new DomainId(null, given) : new DomainId(given, null);
+            return Guid.TryParseExact(given, "D", out _) || Guid.TryParseExact(given, "N", out _) ? new DomainId(null, given) : new DomainId(given, null);
         }
         if (_state["name"] is { Length: > 0 } cached && _state["config"] == ctx.Get(Config)) return new DomainId(cached, null);
         var config = LoadConfig() ?? throw new OcfException(OcfExitCode.ErrGeneric,

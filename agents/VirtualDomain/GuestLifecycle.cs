@@ -198,6 +198,16 @@ internal sealed partial class Guest
         _overlayCreated = true;
     }
 
+    /// <summary>A top-level string member of qemu-img's JSON ("format": "qcow2"), or "".</summary>
+    private static string JsonString(string json, string member)
+    {
+        int key = json.IndexOf($"\"{member}\"", StringComparison.Ordinal);
+        if (key < 0) return "";
+        int open = json.IndexOf('"', json.IndexOf(':', key) + 1);
+        int close = open < 0 ? -1 : json.IndexOf('"', open + 1);
+        return close > open ? json[(open + 1)..close] : "";
+    }
+
     private string? SnapshotFile(DomainId id) =>
         ctx.IsSet(Snapshot) ? Path.Combine(ctx.Get(Snapshot), $"{id.Name ?? _state["name"] ?? id.Uuid}.state") : null;
 

@@ -24,7 +24,7 @@ public sealed class VirtualDomainTests : IDisposable
     public void Dispose()
     {
         _libvirt.Thaw();
-        if (!Sh.Run("pgrep", "-x", "libvirtd").Succeeded) _libvirt.Start();
+        if (!Daemons.RunsHere("libvirtd", "mnt")) _libvirt.Start();
         foreach (var d in _domains) _libvirt.Virsh("destroy", d.Name);
         Directory.Delete(_rsctmp, recursive: true);
     }

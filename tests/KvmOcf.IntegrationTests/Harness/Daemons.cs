@@ -32,6 +32,30 @@ public static class Daemons
 
     public static bool IsAlive(int pid) => Stat(pid) is { } s && s.State != 'Z';
 
+    /// <summary>Whether a live process named <paramref name="comm"/> shares our <paramref name="ns"/>
+    /// namespace ("net", "mnt"): one in a lab node's namespaces does not compete with us.</summary>
+    public static bool RunsHere(string comm, string ns)
+    {
+        var ours = NamespaceOf("self", ns);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (!int.TryParse(name, out var pid) || !IsAlive(pid)) continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == comm && NamespaceOf(name, ns) == ours) return true;
+            }
+            catch (IOException) { }
+        }
+        return false;
+    }
+
+    private static string? NamespaceOf(string pid, string ns)
+    {
+        try { return new FileInfo($"/proc/{pid}/ns/{ns}").LinkTarget; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>Every live process in the session <paramref name="sid"/>.</summary>
     public static List<int> InSession(int sid)
     {

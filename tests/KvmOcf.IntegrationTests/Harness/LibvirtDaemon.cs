@@ -18,7 +18,7 @@ public sealed class LibvirtDaemon : IDisposable
     public LibvirtDaemon()
     {
         Packages.Ensure("libvirt-daemon-system", "libvirt-clients", "libvirt-daemon-driver-qemu", "qemu-system-x86", "qemu-utils");
-        if (Sh.Run("pgrep", "-x", "libvirtd").Succeeded)
+        if (Daemons.RunsHere("libvirtd", "mnt"))
             throw new InvalidOperationException("libvirtd already runs on this machine; the tests will not touch it");
         Sh.Ok(new Command(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments(GuestDirectory), TimeSpan.FromMinutes(5));
         foreach (var dir in new[] { "/run/libvirt", "/var/lib/libvirt/qemu", "/var/log/libvirt/qemu" }) Directory.CreateDirectory(dir);

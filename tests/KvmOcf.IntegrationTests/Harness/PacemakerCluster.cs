@@ -24,7 +24,7 @@ public sealed class PacemakerCluster : IDisposable
     public PacemakerCluster()
     {
         Packages.Ensure("pacemaker", "pacemaker-cli-utils", "corosync", "pcs", "crmsh", "resource-agents", "libxml2-utils");
-        if (Sh.Run("pgrep", "-x", "corosync").Succeeded || Sh.Run("pgrep", "-x", "pacemakerd").Succeeded)
+        if (Daemons.RunsHere("corosync", "net") || Daemons.RunsHere("pacemakerd", "net"))
             throw new InvalidOperationException("corosync or pacemaker already runs on this machine; the tests will not touch it");
 
         NodeName = Sh.Ok("uname", "-n").StandardOutput.Trim();

@@ -186,6 +186,8 @@ public sealed class VirtualDomainTests : IDisposable
             Assert.Equal(1, blind.Code);                                  // unknown, never 7
             Assert.Contains("cannot tell which domain", blind.ExitReason);
             Assert.Equal(0, Probe(d, new() { ["domain"] = d.Name }).Code); // the domain parameter needs no config
+            var uuid = _libvirt.Virsh("domuuid", d.Name).StandardOutput.Trim();
+            Assert.Equal(0, Probe(d, new() { ["domain"] = uuid }).Code);   // ... nor does its UUID
             Assert.Equal(1, Run(d, "stop").Code);                         // cannot tell what to stop: fail, not "stopped"
             AssertRunsOnce(d);
         }
@@ -348,6 +350,41 @@ public sealed class VirtualDomainTests : IDisposable
         Assert.Equal(1, monitor.Code);
         Assert.Contains("-check.sh returned 3: http: connection refused", monitor.ExitReason);
         Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);
+    }
+
+    [Fact]
+    public void Shutdown_mode_is_honoured()
+    {
+        var d = Domain();
+        Assert.Equal(0, Run(d, "start").Code);
+        Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
+        // The test guest's agent does not implement guest-shutdown: mode=agent must fail over to destroy ...
+        var agent = Run(d, "stop", new() { ["shutdown_mode"] = "agent" });
+        Assert.Equal(0, agent.Code);
+        Assert.Contains("graceful shutdown of", agent.Stderr);
+        Assert.Contains("forced shutdown (destroy)", agent.Stderr);
+        // ... while mode=acpi shuts it down gracefully: the mode reaches libvirt (the anchor ignores it).
+        File.WriteAllText(d.ConsolePath, "");                              // forget the first boot's READY
+        Assert.Equal(0, Run(d, "start").Code);
+        Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
+        var acpi = Run(d, "stop", new() { ["shutdown_mode"] = "acpi" });
+        Assert.Equal(0, acpi.Code);
+        Assert.DoesNotContain("destroy", acpi.Stderr);
+        Assert.Empty(d.QemuPids());
+    }
+
+    [Fact]
+    public void Validate_all_names_a_missing_tool_at_check_level_10()
+    {
+        var d = Domain();
+        var deep = new Dictionary<string, string> { ["OCF_CHECK_LEVEL"] = "10" };
+        Assert.Equal(0, Run(d, "validate-all", deep).Code);
+        Assert.Equal(0, Run(d, "validate-all", new() { ["sync_config_on_stop"] = "true" }).Code);   // depth 0: syntax only
+        var csync = Run(d, "validate-all", new(deep) { ["sync_config_on_stop"] = "true" });
+        Assert.Equal(5, csync.Code);
+        Assert.Equal("csync2 is needed but not installed", csync.ExitReason);
+        var script = Run(d, "validate-all", new(deep) { ["monitor_scripts"] = "/nonexistent/check.sh" });
+        Assert.Equal(2, script.Code);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ internal sealed partial class Guest(OcfContext ctx)
         : ctx.Environment.NonEmpty("LIBVIRT_DEFAULT_URI") ?? "qemu:///system";
 
     /// <summary>Local hypervisors run their guests' qemu processes here, where /proc can see them.</summary>
-    private bool IsLocal => Uri.Split("://")[1].StartsWith('/');
+    private bool IsLocal => Uri.Contains(":///", StringComparison.Ordinal);
 
     // ---- identity --------------------------------------------------------------------------------
 

@@ -72,6 +72,25 @@ public sealed class Deadline
         if (Expired) throw new OcfException(OcfExitCode.ErrGeneric, $"timed out {doing}");
     }
 
+    /// <summary>Runs <paramref name="work"/> on a worker thread and waits for it until the deadline:
+    /// for calls that can block in the kernel or in a library with no timeout of their own (a stat
+    /// on a hung FUSE mount, a libvirt call to a frozen daemon). At the deadline the caller gets
+    /// <see cref="DeadlineExceededException"/>; the stuck thread is abandoned and dies with the process.</summary>
+    public T Run<T>(string what, Func<T> work)
+    {
+        T result = default!;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var worker = new Thread(() =>
+        {
+            try { result = work(); }
+            catch (Exception e) { failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e); }
+        }) { IsBackground = true, Name = "bounded" };
+        worker.Start();
+        if (!worker.Join(Remaining)) throw new DeadlineExceededException(what);
+        failure?.Throw();
+        return result;
+    }
+
     /// <summary>Cancelled at the deadline, for APIs that take a token.</summary>
     public CancellationToken Token
     {
@@ -89,4 +108,10 @@ public sealed class Deadline
     private static long ToTicks(TimeSpan t) => (long)(Math.Min(t.TotalSeconds, 1e9) * Stopwatch.Frequency);
 
     public override string ToString() => $"{Remaining.TotalSeconds:0.0}s left";
+}
+
+/// <summary>Work bounded by a <see cref="Deadline"/> did not finish in time.</summary>
+public sealed class DeadlineExceededException(string what) : OcfException(OcfExitCode.ErrGeneric, $"{what} did not finish in time")
+{
+    public string What { get; } = what;
 }

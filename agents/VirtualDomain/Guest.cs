@@ -57,7 +57,7 @@ internal sealed partial class Guest(OcfContext ctx)
 
     /// <summary>Reads a file on a worker thread: a config on a hung network filesystem must not hang the agent.</summary>
     private string ReadBounded(string path) =>
-        Hypervisor.Bounded($"reading {path}", ctx.Deadline.AtMost(TimeSpan.FromSeconds(10)), () => File.ReadAllText(path));
+        ctx.Deadline.AtMost(TimeSpan.FromSeconds(10)).Run($"reading {path}", () => File.ReadAllText(path));
 
     // ---- status ----------------------------------------------------------------------------------
 
@@ -112,8 +112,8 @@ internal sealed partial class Guest(OcfContext ctx)
     {
         var name = id.Name ?? _state["name"];
         var uuid = id.Uuid ?? _state["uuid"];
-        try { return Hypervisor.Bounded("reading the process table", deadline, () => QemuProcesses.Find(name, uuid)); }
-        catch (HypervisorUnreachableException) { throw new OcfException(OcfExitCode.ErrGeneric, $"could not read the process table in time to check on {id}"); }
+        try { return deadline.Run("reading the process table", () => QemuProcesses.Find(name, uuid)); }
+        catch (DeadlineExceededException) { throw new OcfException(OcfExitCode.ErrGeneric, $"could not read the process table in time to check on {id}"); }
     }
 
     // ---- actions ---------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using KvmOcf.Ocf;
 
@@ -47,22 +46,12 @@ internal sealed unsafe class Hypervisor : IDisposable
         catch (LibvirtException e) { throw new HypervisorUnreachableException(e.Reason); }
     }
 
-    /// <summary>Runs <paramref name="call"/> on a worker thread; at the deadline, gives up on it.</summary>
+    /// <summary>Runs a libvirt call bounded by the deadline: a daemon that does not answer in time is unreachable.</summary>
     public static T Bounded<T>(string what, Deadline deadline, Func<T> call)
     {
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        var worker = new Thread(() =>
-        {
-            try { result = call(); }
-            catch (DllNotFoundException) { failure = ExceptionDispatchInfo.Capture(new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed")); }
-            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e); }
-        }) { IsBackground = true, Name = "libvirt" };
-        worker.Start();
-        if (!worker.Join(deadline.Remaining))
-            throw new HypervisorUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)");
-        failure?.Throw();
-        return result;
+        try { return deadline.Run(what, call); }
+        catch (DeadlineExceededException) { throw new HypervisorUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)"); }
+        catch (DllNotFoundException) { throw new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed"); }
     }
 
     private static void SilenceErrors()

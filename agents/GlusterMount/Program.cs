@@ -1,0 +1,4 @@
+using KvmOcf.GlusterMount;
+using KvmOcf.Ocf;
+
+return OcfRuntime.Main(new GlusterMountAgent(), args);

@@ -145,14 +145,15 @@ internal sealed unsafe class ChildProcess : IDisposable
     }
 
     /// <summary>SIGKILLs the child and every descendant of it, then reaps the child if it dies within
-    /// half a second (one stuck in the kernel cannot die before its I/O returns).</summary>
+    /// 100 ms. One stuck in the kernel (a FUSE request the daemon has not answered) cannot die
+    /// before its I/O returns; the caller must not spend its own deadline waiting for that.</summary>
     public void KillTree()
     {
         if (!Exited) KillTree(Pid);
         if (!Exited && _pidFd >= 0)
         {
             var fd = new Posix.PollFd { Fd = _pidFd, Events = Posix.POLLIN };
-            Posix.Poll(&fd, 1, 500);
+            Posix.Poll(&fd, 1, 100);
         }
         if (!Exited) Reap(Posix.WNOHANG);
     }

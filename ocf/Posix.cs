@@ -66,9 +66,6 @@ internal static unsafe partial class Posix
     [LibraryImport(LibC, EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 
-    [LibraryImport(LibC, EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static partial int StatFs(string path, byte* buffer);
-
     [LibraryImport(LibC, EntryPoint = "syscall", SetLastError = true)]
     private static partial int Syscall(long number, int pid, uint flags);
 

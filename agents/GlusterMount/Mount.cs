@@ -1,4 +1,3 @@
-using System.Text;
 using KvmOcf.Ocf;
 using Microsoft.Extensions.Logging;
 using static KvmOcf.GlusterMount.GlusterMountAgent;
@@ -8,7 +7,7 @@ namespace KvmOcf.GlusterMount;
 /// <summary>One GlusterMount resource in one action.</summary>
 internal sealed class Mount(OcfContext ctx)
 {
-    private const long FuseSuperMagic = 0x65735546;
+    private const string FuseSuperMagic = "65735546";
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
     private string Dir => ctx.Get(GlusterMountAgent.Directory).TrimEnd('/');
@@ -34,21 +33,28 @@ internal sealed class Mount(OcfContext ctx)
     private bool SameVolume(string source) =>
         GlusterDevice.TryParse(source, out var mounted) && mounted.Volume == Volume.Volume;
 
-    /// <summary>statfs in a worker thread, bounded: null when the mount answers, else why not.</summary>
+    /// <summary>A statfs of the mount point, in a child process bounded by the deadline: null when
+    /// the mount answers, else why not. Not in a thread of ours: a FUSE request already read by the
+    /// client daemon waits uninterruptibly for its answer (until gluster's ping-timeout), and a
+    /// process cannot exit while one of its threads waits so — a child left waiting does not hold
+    /// the agent back.</summary>
     private string? Answers(Deadline deadline)
     {
         try
         {
-            int errno = 0;
-            var type = deadline.Run($"statfs of {Dir}", () => Unix.FileSystemType(Dir, out errno));
-            if (type is null)
-                return errno != Unix.ENOTCONN ? $"{Dir} does not answer: {Unix.Describe(errno)}"
+            var result = new Command("stat").WithArguments("--file-system", "--format=%t", "--", Dir).Run(deadline, ctx.Log);
+            if (!result.Succeeded)
+                return !result.StandardError.Contains("Transport endpoint is not connected") ? $"{Dir} does not answer: {Tail(result.Summary)}"
                     : ClientProcesses().Count == 0 ? $"{Dir} is dead: Transport endpoint is not connected (its FUSE client is gone)"
                     : $"{Dir} is dead: Transport endpoint is not connected (no brick reachable)";
-            return type == FuseSuperMagic ? null : $"{Dir} is not a FUSE mount (type 0x{type:x})";
+            var type = result.StandardOutput.Trim();
+            return type == FuseSuperMagic ? null : $"{Dir} is not a FUSE mount (type 0x{type})";
         }
-        catch (DeadlineExceededException) { return $"{Dir} does not answer within {TimeParameter.FormatDuration(ctx.Timeout)} (bricks hung or unreachable?)"; }
+        catch (CommandTimeoutException) { return $"{Dir} does not answer within {TimeParameter.FormatDuration(ctx.Timeout)} (bricks hung or unreachable?)"; }
     }
+
+    /// <summary>The part of a coreutils message after the file name ("…': Permission denied").</summary>
+    private static string Tail(string message) => message.LastIndexOf("': ", StringComparison.Ordinal) is var i and > 0 ? message[(i + 3)..] : message;
 
     // ---- actions --------------------------------------------------------------------------------
 
@@ -231,17 +237,18 @@ internal sealed class Mount(OcfContext ctx)
 
     // ---- deeper checks ------------------------------------------------------------------------
 
+    /// <summary>Depth 10: list the mount's root (a child process, bounded, as for statfs).</summary>
     private string? ReadProblem()
     {
         try
         {
-            ctx.Deadline.Run($"reading {Dir}", () => System.IO.Directory.EnumerateFileSystemEntries(Dir).Take(16).Count());
-            return null;
+            var result = new Command("ls").WithArguments("-f", "--", Dir).WithMaxOutputBytes(64 << 10).Run(ctx.Deadline, ctx.Log);
+            return result.Succeeded ? null : $"reading {Dir} failed: {Tail(result.Summary)}";
         }
-        catch (DeadlineExceededException) { return $"reading {Dir} did not finish in time"; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return $"reading {Dir} failed: {e.Message}"; }
+        catch (CommandTimeoutException) { return $"reading {Dir} did not finish in time"; }
     }
 
+    /// <summary>Depth 20: write, fsync and read back this node's status file (child processes, bounded).</summary>
     private string? WriteProblem()
     {
         var node = ctx.Meta.OnNode ?? Environment.MachineName;
@@ -249,20 +256,16 @@ internal sealed class Mount(OcfContext ctx)
         var content = $"{ctx.Instance} {node} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\n";
         try
         {
-            var back = ctx.Deadline.Run($"writing {path}", () =>
-            {
-                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
-                {
-                    file.Write(Encoding.UTF8.GetBytes(content));
-                    file.Flush(flushToDisk: true);
-                }
-                return File.ReadAllText(path);
-            });
-            return back == content ? null : $"{path} read back differently";
+            var dir = Path.GetDirectoryName(path)!;
+            var mkdir = new Command("mkdir").WithArguments("-p", "--", dir).Run(ctx.Deadline, ctx.Log);
+            if (!mkdir.Succeeded) return $"creating {dir} failed: {Tail(mkdir.Summary)}";
+            var write = new Command("dd").WithArguments($"of={path}", "conv=fsync", "status=none").WithStandardInput(content).Run(ctx.Deadline, ctx.Log);
+            if (!write.Succeeded) return $"writing {path} failed: {write.Summary}";
+            var read = new Command("cat").WithArguments("--", path).Run(ctx.Deadline, ctx.Log);
+            return !read.Succeeded ? $"reading {path} back failed: {Tail(read.Summary)}"
+                : read.StandardOutput == content ? null : $"{path} read back differently";
         }
-        catch (DeadlineExceededException) { return $"writing {path} did not finish in time"; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return $"writing {path} failed: {e.Message}"; }
+        catch (CommandTimeoutException) { return $"writing {path} did not finish in time"; }
     }
 
     /// <summary>Bricks down while the mount works: the reason for OCF_DEGRADED, or null. Asked at

@@ -55,6 +55,17 @@ public class DeadlineTests
     }
 
     [Fact]
+    public void Run_returns_rethrows_or_gives_up_at_the_deadline()
+    {
+        Assert.Equal(42, Deadline.After(TimeSpan.FromMinutes(1)).Run("answering", () => 42));
+        Assert.Throws<FileNotFoundException>(() => Deadline.After(TimeSpan.FromMinutes(1)).Run<int>("reading", () => throw new FileNotFoundException("x")));
+        var gate = new ManualResetEventSlim();
+        var e = Assert.Throws<DeadlineExceededException>(() => Deadline.After(TimeSpan.FromMilliseconds(50)).Run("a stat on a hung mount", () => gate.Wait(TimeSpan.FromMinutes(1))));
+        Assert.Equal("a stat on a hung mount did not finish in time", e.Reason);
+        gate.Set();
+    }
+
+    [Fact]
     public void The_token_is_cancelled_at_the_deadline()
     {
         Assert.True(Deadline.After(TimeSpan.Zero).Token.WaitHandle.WaitOne(1000));

@@ -1,0 +1,110 @@
+using KvmOcf.Ocf;
+
+namespace KvmOcf.IntegrationTests.Harness;
+
+/// <summary>Real glusterd nodes, each in its own network and mount namespace (tests/lab/glusterlab),
+/// a replica-3 volume with network.ping-timeout 5 s, and a client network namespace from which the
+/// agent mounts it (the mount itself is visible in the machine's mount namespace). Stopped by PID,
+/// namespaces removed, on disposal.</summary>
+public abstract class GlusterLab : IDisposable
+{
+    private readonly string _prefix, _net;
+    private readonly string _state = Directory.CreateTempSubdirectory("kvmocf-gluster-").FullName;
+
+    protected GlusterLab(string prefix, string net, int nodes, string volume)
+    {
+        (_prefix, _net, Volume) = (prefix, net, volume);
+        Packages.Ensure("glusterfs-server", "glusterfs-client", "fuse3", "iproute2");
+        try
+        {
+            Sh.Ok(Lab("up", nodes.ToString()), TimeSpan.FromMinutes(2));
+            Sh.Ok(Lab("mkvol", volume, "3"), TimeSpan.FromMinutes(2));
+            Sh.Ok(Lab("client", Client, $"{net}.100"));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        NodeCount = nodes;
+    }
+
+    public string Volume { get; }
+    public int NodeCount { get; }
+    public string Client => $"{_prefix}-c";
+    public string Server(int node) => $"{_net}.{10 + node}";
+    public string Device => $"{Server(1)}:/{Volume}";
+    public string BackupServers => string.Join(':', Enumerable.Range(2, Math.Max(0, NodeCount - 1)).Select(Server));
+
+    /// <summary>Runs a program where it can reach the gluster nodes (the client's network namespace).</summary>
+    public string[] ClientPrefix => ["nsenter", $"--net=/run/netns/{Client}", "--"];
+
+    public Command Lab(params string[] arguments) => new Command(Path.Combine(Repo.Root, "tests/lab/glusterlab")).WithArguments(arguments)
+        .WithEnvironment("GLUSTERLAB_DIR", _state).WithEnvironment("GLUSTERLAB_PREFIX", _prefix).WithEnvironment("GLUSTERLAB_NET", _net);
+
+    public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
+    public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));
+    public void Resume(int node) => Sh.Ok(Lab("resume", node.ToString()));
+    public CommandResult Gluster(params string[] arguments) => Sh.Run(Lab(["gl", "1", .. arguments]));
+
+    /// <summary>How many bricks glusterd says are online.</summary>
+    public int OnlineBricks()
+    {
+        try
+        {
+            return Xml.Parse(Gluster("volume", "status", Volume, "--xml").StandardOutput).Descendants("node")
+                .Count(n => n.Element("path")?.Text.StartsWith('/') == true && n.Element("status")?.Text == "1");
+        }
+        catch (FormatException) { return 0; }
+    }
+
+    /// <summary>Brings every brick back (after a fault test) and waits until all are online.</summary>
+    public void Heal()
+    {
+        for (int node = 1; node <= NodeCount; node++) Sh.Run(Lab("resume", node.ToString()));
+        // glusterd takes a killed brick that is not yet reaped for a running one: ask again until all are up
+        bool healed = Sh.Eventually(() =>
+        {
+            if (OnlineBricks() == 3) return true;
+            Gluster("volume", "start", Volume, "force");
+            return false;
+        }, TimeSpan.FromSeconds(60));
+        if (!healed) throw new InvalidOperationException($"volume {Volume} did not heal");
+    }
+
+    /// <summary>Kills glusterd on every node (bricks keep running); <see cref="StartGlusterd"/> undoes it.</summary>
+    public void StopGlusterd()
+    {
+        for (int node = 1; node <= NodeCount; node++)
+        {
+            var pid = File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim();
+            Sh.Run("kill", "-KILL", pid);
+        }
+    }
+
+    public void StartGlusterd()
+    {
+        for (int node = 1; node <= NodeCount; node++) Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Plugs an existing network namespace (a lab node) into the gluster network.</summary>
+    public void Attach(string netns, string ip) => Sh.Ok(Lab("attach", netns, ip));
+
+    public void Dispose()
+    {
+        Sh.Run(Lab("down"), TimeSpan.FromMinutes(2));
+        try { Directory.Delete(_state, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>One glusterd node with a replica-3 volume of three local bricks (force).</summary>
+public sealed class GlusterSingleNode() : GlusterLab("kgs", "10.91.0", 1, "sv");
+
+/// <summary>Three glusterd nodes, one brick each.</summary>
+public sealed class GlusterThreeNodes() : GlusterLab("kgt", "10.92.0", 3, "gv0");
+
+[CollectionDefinition(Name)]
+public sealed class GlusterCollection : ICollectionFixture<GlusterSingleNode>, ICollectionFixture<GlusterThreeNodes>
+{
+    public const string Name = "gluster";
+}

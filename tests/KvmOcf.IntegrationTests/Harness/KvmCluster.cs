@@ -25,6 +25,7 @@ public sealed class KvmCluster : IDisposable
         Sh.Ok(new Command(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments(GuestDirectory), TimeSpan.FromMinutes(5));
         File.SetUnixFileMode(SharedDirectory, (UnixFileMode)0b111_101_101);
         Installed.Agent("VirtualDomain");
+        Installed.Agent("GlusterMount");
         Installed.Fence("fence_kvmlab", Path.Combine(Repo.Root, "tests/lab/fence_kvmlab"));
         try
         {
@@ -80,7 +81,7 @@ public sealed class KvmCluster : IDisposable
 }
 
 [CollectionDefinition(Name)]
-public sealed class KvmClusterCollection : ICollectionFixture<KvmCluster>
+public sealed class KvmClusterCollection : ICollectionFixture<KvmCluster>, ICollectionFixture<GlusterThreeNodes>
 {
     public const string Name = "kvm cluster";
 }

@@ -12,15 +12,16 @@ public sealed class TestDomain
     public string ConfigPath { get; }
     public string ConsolePath { get; }
 
-    public TestDomain(string name, string directory, string guestDirectory, Kind kind = Kind.Busybox, int memoryMiB = 96, string extraDevices = "")
+    public TestDomain(string name, string directory, string guestDirectory, Kind kind = Kind.Busybox, int memoryMiB = 96,
+        string extraDevices = "", string kernelArguments = "")
     {
         Name = name;
         ConfigPath = Path.Combine(directory, name + ".xml");
         ConsolePath = Path.Combine(directory, name + ".console");
-        File.WriteAllText(ConfigPath, Xml(kind, guestDirectory, memoryMiB, extraDevices));
+        File.WriteAllText(ConfigPath, Xml(kind, guestDirectory, memoryMiB, extraDevices, kernelArguments));
     }
 
-    private string Xml(Kind kind, string guest, int memoryMiB, string extraDevices)
+    private string Xml(Kind kind, string guest, int memoryMiB, string extraDevices, string kernelArguments)
     {
         var os = kind == Kind.FirmwareOnly
             ? "<type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/>"
@@ -28,7 +29,7 @@ public sealed class TestDomain
               <type arch='x86_64' machine='pc'>hvm</type>
                   <kernel>{guest}/vmlinuz</kernel>
                   <initrd>{guest}/initrd.gz</initrd>
-                  <cmdline>console=ttyS0 panic=-1 loglevel=4 ga={(kind == Kind.BusyboxSilentAgent ? "silent" : "answer")}</cmdline>
+                  <cmdline>console=ttyS0 panic=-1 loglevel=4 ga={(kind == Kind.BusyboxSilentAgent ? "silent" : "answer")} {kernelArguments}</cmdline>
               """;
         var agent = kind is Kind.Busybox or Kind.BusyboxSilentAgent
             ? "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" : "";

@@ -15,6 +15,8 @@ public sealed class GlusterMountClusterTests(KvmCluster cluster, GlusterThreeNod
     {
         cluster.On("n1", "pcs", "resource", "delete", "vmg", "--force");
         cluster.On("n1", "pcs", "resource", "delete", "fs", "--force");
+        foreach (var node in KvmCluster.Nodes) cluster.On(node, "umount", "-l", MountPoint);
+        try { Directory.Delete(MountPoint); } catch (IOException) { }
     }
 
     private bool MountedOn(string node) => cluster.On(node, "grep", "-q", $" {MountPoint} fuse.glusterfs", "/proc/mounts").Succeeded;

@@ -39,6 +39,7 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         if (_guest is not null) libvirt.Virsh("destroy", _guest.Name);
         Mount("stop");
         gluster.Heal();
+        try { Directory.Delete(_mountPoint); } catch (IOException) { }
         Directory.Delete(_rsctmp, recursive: true);
     }
 

@@ -170,12 +170,11 @@ internal sealed unsafe class ChildProcess : IDisposable
     private static List<int> Descendants(int root)
     {
         var parents = new Dictionary<int, int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in ProcessTable.Pids())
         {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
             try
             {
-                var stat = File.ReadAllText(dir + "/stat");
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 parents[pid] = int.Parse(fields[1]);
             }

@@ -162,7 +162,7 @@ internal sealed class Mount(OcfContext ctx)
             foreach (var (pid, what) in holders)
             {
                 ctx.Log.LogWarning("sending {Signal} to process {Pid} ({Command}), which uses {Dir}: {What}",
-                    signal == Unix.SIGTERM ? "TERM" : "KILL", pid, Command(pid), Dir, what);
+                    signal == Unix.SIGTERM ? "TERM" : "KILL", pid, ProcessTable.Comm(pid) ?? "?", Dir, what);
                 Unix.Signal(pid, signal, out _);
             }
             until.WaitUntil(() => FindHolders().Count == 0, Poll);
@@ -205,33 +205,16 @@ internal sealed class Mount(OcfContext ctx)
     }
 
     /// <summary>glusterfs processes serving this mount point (its path is their last argument).</summary>
-    private List<int> ClientProcesses()
-    {
-        var found = new List<int>();
-        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() != "glusterfs") continue;
-                var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).TrimEnd('\0').Split('\0');
-                if (argv.Length > 1 && argv[^1].TrimEnd('/') == Dir) found.Add(pid);
-            }
-            catch (IOException) { }
-        }
-        return found;
-    }
+    private List<int> ClientProcesses() =>
+        ProcessTable.Pids()
+            .Where(pid => ProcessTable.Comm(pid) == "glusterfs" && ProcessTable.Argv(pid) is [_, .., var last] && last.TrimEnd('/') == Dir)
+            .ToList();
 
     private List<(int Pid, string What)> FindHolders()
     {
         var table = MountTable.Read();
         if (MountTable.At(table, Dir) is not { } entry) return [];
         return ctx.Deadline.Run("finding the processes that use the mount", () => Holders.Find(entry, table));
-    }
-
-    private static string Command(int pid)
-    {
-        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); } catch (IOException) { return "?"; }
     }
 
     private TimeSpan Half() => ctx.Deadline.Remaining / 2;

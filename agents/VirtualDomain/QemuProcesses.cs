@@ -1,4 +1,5 @@
 using System.Text;
+using KvmOcf.Ocf;
 
 namespace KvmOcf.VirtualDomain;
 
@@ -12,21 +13,12 @@ internal static class QemuProcesses
 {
     public static List<int> Find(string? name, string? uuid, string procRoot = "/proc")
     {
-        var found = new List<int>();
         var ourNetwork = NetworkNamespace(Path.Combine(procRoot, "self"));
-        foreach (var dir in Directory.EnumerateDirectories(procRoot))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            try
-            {
-                // comm first: cheap, and it never blocks on the target's memory map as cmdline can
-                if (!File.ReadAllText(Path.Combine(dir, "comm")).StartsWith("qemu", StringComparison.Ordinal)) continue;
-                if (NetworkNamespace(dir) != ourNetwork) continue;
-                if (Matches(File.ReadAllBytes(Path.Combine(dir, "cmdline")), name, uuid)) found.Add(pid);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone meanwhile
-        }
-        return found;
+        return ProcessTable.Pids(procRoot)
+            .Where(pid => ProcessTable.Comm(pid, procRoot)?.StartsWith("qemu", StringComparison.Ordinal) == true)
+            .Where(pid => NetworkNamespace(Path.Combine(procRoot, pid.ToString())) == ourNetwork)
+            .Where(pid => ProcessTable.Argv(pid, procRoot) is { } argv && Matches(argv, name, uuid))
+            .ToList();
     }
 
     private static string? NetworkNamespace(string processDirectory)
@@ -35,9 +27,8 @@ internal static class QemuProcesses
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
-    internal static bool Matches(byte[] cmdline, string? name, string? uuid)
+    internal static bool Matches(string[] argv, string? name, string? uuid)
     {
-        var argv = Encoding.UTF8.GetString(cmdline).Split('\0');
         for (int i = 0; i + 1 < argv.Length; i++)
         {
             if (name is not null && argv[i] == "-name" && GuestName(argv[i + 1]) == name) return true;

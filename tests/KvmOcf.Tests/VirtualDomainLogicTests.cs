@@ -139,7 +139,7 @@ public class VirtualDomainLogicTests
     [Fact]
     public void Qemu_processes_match_on_exact_name_or_uuid_only()
     {
-        byte[] Argv(params string[] args) => Encoding.UTF8.GetBytes(string.Join('\0', args) + "\0");
+        string[] Argv(params string[] args) => args;
         var argv = Argv("/usr/bin/qemu-system-x86_64", "-name", "guest=vm1,debug-threads=on", "-uuid", "2BBEC1B7-7911-4A77-8A3D-519F5F77085D");
         Assert.True(QemuProcesses.Matches(argv, "vm1", null));
         Assert.False(QemuProcesses.Matches(argv, "vm", null));

@@ -160,7 +160,7 @@ internal sealed unsafe class ChildProcess : IDisposable
 
     /// <summary>Kills <paramref name="pid"/> and its descendants, found through /proc (children
     /// first found, then all killed, so none escapes by being re-parented meanwhile).</summary>
-    public static void KillTree(int pid)
+    private static void KillTree(int pid)
     {
         var victims = Descendants(pid);
         Posix.Kill(pid, Posix.SIGKILL);

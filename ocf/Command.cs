@@ -44,20 +44,17 @@ public sealed record Command
                 Posix.EACCES => "is not executable",
                 _ => $"could not be started (errno {error})",
             });
-        using (ChildProcesses.Track(child.Pid))
+        var input = StandardInput is null ? [] : Encoding.UTF8.GetBytes(StandardInput);
+        if (!child.Communicate(input, deadline, MaxOutputBytes, out var stdout, out var stderr))
         {
-            var input = StandardInput is null ? [] : Encoding.UTF8.GetBytes(StandardInput);
-            if (!child.Communicate(input, deadline, MaxOutputBytes, out var stdout, out var stderr))
-            {
-                child.KillTree();
-                var after = Stopwatch.GetElapsedTime(started);
-                log?.LogDebug("{Command} killed after {Seconds:0.0}s", Name, after.TotalSeconds);
-                throw new CommandTimeoutException(Name, after);
-            }
-            var result = new CommandResult(child.ExitCode, stdout, stderr, Stopwatch.GetElapsedTime(started));
-            log?.LogDebug("{Command} exited {Code} after {Ms:0}ms", Name, result.ExitCode, result.Duration.TotalMilliseconds);
-            return result;
+            child.KillTree();
+            var after = Stopwatch.GetElapsedTime(started);
+            log?.LogDebug("{Command} killed after {Seconds:0.0}s", Name, after.TotalSeconds);
+            throw new CommandTimeoutException(Name, after);
         }
+        var result = new CommandResult(child.ExitCode, stdout, stderr, Stopwatch.GetElapsedTime(started));
+        log?.LogDebug("{Command} exited {Code} after {Ms:0}ms", Name, result.ExitCode, result.Duration.TotalMilliseconds);
+        return result;
     }
 
     /// <summary>The command line for logs: arguments quoted where needed.</summary>
@@ -89,28 +86,3 @@ public sealed class CommandTimeoutException(string name, TimeSpan after)
 /// <summary>The program could not be started (not installed, not executable).</summary>
 public sealed class CommandNotFoundException(string name, string why)
     : OcfException(OcfExitCode.ErrInstalled, $"{name} {why}");
-
-/// <summary>Children started by <see cref="Command"/>, so that whatever ends the agent early
-/// (the action watchdog) can kill them first instead of leaving them orphaned.</summary>
-public static class ChildProcesses
-{
-    private static readonly HashSet<int> Running = [];
-
-    internal static IDisposable Track(int pid)
-    {
-        lock (Running) Running.Add(pid);
-        return new Untrack(pid);
-    }
-
-    public static void KillAll()
-    {
-        int[] all;
-        lock (Running) all = [.. Running];
-        foreach (var pid in all) ChildProcess.KillTree(pid);
-    }
-
-    private sealed class Untrack(int pid) : IDisposable
-    {
-        public void Dispose() { lock (Running) Running.Remove(pid); }
-    }
-}

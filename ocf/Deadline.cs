@@ -111,7 +111,4 @@ public sealed class Deadline
 }
 
 /// <summary>Work bounded by a <see cref="Deadline"/> did not finish in time.</summary>
-public sealed class DeadlineExceededException(string what) : OcfException(OcfExitCode.ErrGeneric, $"{what} did not finish in time")
-{
-    public string What { get; } = what;
-}
+public sealed class DeadlineExceededException(string what) : OcfException(OcfExitCode.ErrGeneric, $"{what} did not finish in time");

@@ -59,10 +59,4 @@ public sealed class ResourceState
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
-
-    public void Delete()
-    {
-        _values.Clear();
-        try { File.Delete(Path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-    }
 }

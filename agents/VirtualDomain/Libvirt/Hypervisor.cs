@@ -76,9 +76,6 @@ internal sealed unsafe class Hypervisor : IDisposable
         return new LibvirtException(what, error->Code, LibvirtNative.PeekString(error->Message) ?? $"libvirt error {error->Code}");
     }
 
-    public string Hostname(Deadline deadline) =>
-        Bounded("getting the host name", deadline, () => LibvirtNative.TakeString(LibvirtNative.ConnectGetHostname(_conn)) ?? "");
-
     /// <summary>The domain, or null when libvirt does not know it (VIR_ERR_NO_DOMAIN).</summary>
     public Domain? Lookup(DomainId id, Deadline deadline) => Bounded<Domain?>($"looking up domain {id}", deadline, () =>
     {
@@ -182,9 +179,6 @@ internal sealed unsafe class Domain(Hypervisor hypervisor, nint handle, DomainId
         return info;
     });
 
-    public string Name(Deadline deadline) =>
-        Hypervisor.Bounded("getting the domain name", deadline, () => LibvirtNative.PeekString(LibvirtNative.DomainGetName(handle)) ?? "");
-
     public bool IsPersistent(Deadline deadline) =>
         Hypervisor.Bounded($"checking whether {Id} is persistent", deadline, () => Hypervisor.Check(LibvirtNative.DomainIsPersistent(handle), $"checking {Id}") == 1);
 
@@ -196,8 +190,6 @@ internal sealed unsafe class Domain(Hypervisor hypervisor, nint handle, DomainId
     public void AbortJob(Deadline deadline) => Run($"aborting the job of {Id}", deadline, () => LibvirtNative.DomainAbortJob(handle));
     public void SetMaxDowntime(TimeSpan downtime, Deadline deadline) =>
         Run($"setting the maximum downtime of {Id}", deadline, () => LibvirtNative.DomainMigrateSetMaxDowntime(handle, (ulong)downtime.TotalMilliseconds, 0));
-    public void SetMaxSpeed(long mibPerSecond, Deadline deadline) =>
-        Run($"setting the migration speed of {Id}", deadline, () => LibvirtNative.DomainMigrateSetMaxSpeed(handle, (nuint)mibPerSecond, 0));
     public void StartPostCopy(Deadline deadline) => Run($"switching {Id} to post-copy", deadline, () => LibvirtNative.DomainMigrateStartPostCopy(handle, 0));
 
     public string XmlDescription(uint flags, Deadline deadline) => Hypervisor.Bounded($"reading the XML of {Id}", deadline, () =>

@@ -12,11 +12,10 @@ internal static unsafe partial class LibvirtNative
     private const string Lib = "libvirt.so.0";
     private const string LibQemu = "libvirt-qemu.so.0";
 
-    public const uint DOMAIN_XML_SECURE = 1, DOMAIN_XML_INACTIVE = 2, DOMAIN_XML_MIGRATABLE = 8;
-    public const uint UNDEFINE_MANAGED_SAVE = 1, UNDEFINE_SNAPSHOTS_METADATA = 2, UNDEFINE_NVRAM = 4, UNDEFINE_KEEP_NVRAM = 8;
-    public const int TYPED_PARAM_INT = 1, TYPED_PARAM_UINT = 2, TYPED_PARAM_LLONG = 3, TYPED_PARAM_ULLONG = 4, TYPED_PARAM_STRING = 7;
-    public const int ERR_NO_DOMAIN = 42, ERR_NO_NETWORK = 43, ERR_NO_STORAGE_POOL = 49, ERR_NO_STORAGE_VOL = 50,
-        ERR_OPERATION_INVALID = 55, ERR_AGENT_UNRESPONSIVE = 86;
+    public const uint DOMAIN_XML_SECURE = 1, DOMAIN_XML_INACTIVE = 2;
+    public const uint UNDEFINE_KEEP_NVRAM = 8;
+    public const int TYPED_PARAM_INT = 1, TYPED_PARAM_ULLONG = 4, TYPED_PARAM_STRING = 7;
+    public const int ERR_NO_DOMAIN = 42, ERR_OPERATION_INVALID = 55;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct DomainInfo
@@ -71,17 +70,11 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Lib, EntryPoint = "virConnectClose")]
     public static partial int ConnectClose(nint conn);
 
-    [LibraryImport(Lib, EntryPoint = "virConnectGetHostname")]
-    public static partial byte* ConnectGetHostname(nint conn);
-
     [LibraryImport(Lib, EntryPoint = "virSetErrorFunc")]
     public static partial void SetErrorFunc(nint userData, delegate* unmanaged<nint, Error*, void> handler);
 
     [LibraryImport(Lib, EntryPoint = "virGetLastError")]
     public static partial Error* GetLastError();
-
-    [LibraryImport(Lib, EntryPoint = "virResetLastError")]
-    public static partial void ResetLastError();
 
     [LibraryImport(Lib, EntryPoint = "virDomainLookupByName", StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint DomainLookupByName(nint conn, string name);
@@ -97,9 +90,6 @@ internal static unsafe partial class LibvirtNative
 
     [LibraryImport(Lib, EntryPoint = "virDomainGetInfo")]
     public static partial int DomainGetInfo(nint dom, DomainInfo* info);
-
-    [LibraryImport(Lib, EntryPoint = "virDomainGetName")]
-    public static partial byte* DomainGetName(nint dom);
 
     [LibraryImport(Lib, EntryPoint = "virDomainIsPersistent")]
     public static partial int DomainIsPersistent(nint dom);
@@ -139,9 +129,6 @@ internal static unsafe partial class LibvirtNative
 
     [LibraryImport(Lib, EntryPoint = "virDomainMigrateSetMaxDowntime")]
     public static partial int DomainMigrateSetMaxDowntime(nint dom, ulong milliseconds, uint flags);
-
-    [LibraryImport(Lib, EntryPoint = "virDomainMigrateSetMaxSpeed")]
-    public static partial int DomainMigrateSetMaxSpeed(nint dom, nuint mibPerSecond, uint flags);
 
     [LibraryImport(Lib, EntryPoint = "virDomainMigrateStartPostCopy")]
     public static partial int DomainMigrateStartPostCopy(nint dom, uint flags);

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace KvmOcf.Ocf;
 
 /// <summary>The libc calls the runtime needs, bound with [LibraryImport] (no Mono.Posix): syslog,
-/// and what <see cref="ChildProcess"/> needs to spawn, watch and kill children.</summary>
+/// what <see cref="ChildProcess"/> needs to spawn, watch and kill children, and what
+/// <see cref="UnixSocket"/> needs to talk to a local daemon.</summary>
 internal static unsafe partial class Posix
 {
     private const string LibC = "libc.so.6";
@@ -15,6 +16,7 @@ internal static unsafe partial class Posix
     public const short POLLIN = 0x1, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
     public const int WNOHANG = 1;
     public const int SIGKILL = 9;
+    public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000, SOL_SOCKET = 1, SO_ERROR = 4;
     public const short POSIX_SPAWN_SETSIGDEF = 4, POSIX_SPAWN_SETSIGMASK = 8;
     private const long SYS_pidfd_open = 434;
 
@@ -59,6 +61,15 @@ internal static unsafe partial class Posix
 
     [LibraryImport(LibC, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport(LibC, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(LibC, EntryPoint = "connect", SetLastError = true)]
+    public static partial int Connect(int fd, byte* address, int length);
+
+    [LibraryImport(LibC, EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, int* value, int* length);
 
     [LibraryImport(LibC, EntryPoint = "waitpid", SetLastError = true)]
     public static partial int WaitPid(int pid, int* status, int options);

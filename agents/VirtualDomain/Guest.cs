@@ -71,7 +71,7 @@ internal sealed partial class Guest(OcfContext ctx)
     {
         GuestState? state;
         try { state = GuestStateQuery.Query(Uri, id, withInfo, deadline.AtMost(Half(deadline))); }
-        catch (HypervisorUnreachableException e)
+        catch (PeerUnreachableException e)
         {
             if (!ctx.IsProbe || !IsLocal) return new Status(Verdict.Failed, $"cannot determine the state of {id}: {e.Reason}");
             var pids = QemuPids(id, deadline);
@@ -217,7 +217,7 @@ internal sealed partial class Guest(OcfContext ctx)
                 ? $"guest agent of {id} does not answer: {why}"
                 : null;
         }
-        catch (HypervisorUnreachableException) when (!ctx.Deadline.Expired)
+        catch (PeerUnreachableException) when (!ctx.Deadline.Expired)
         {
             return $"guest agent of {id} did not answer within {TimeParameter.FormatDuration(timeout)} (guest hung?)";
         }

@@ -35,7 +35,7 @@ internal sealed partial class Guest
         // config leaves a guest there that cannot be monitored).
         Hypervisor destination;
         try { destination = Hypervisor.Connect(remote, ctx.Deadline.AtMost(Half(ctx.Deadline))); }
-        catch (HypervisorUnreachableException e) { return OcfResult.Generic($"{id}: cannot migrate to {target}: its libvirtd ({remote}) is not reachable: {e.Reason}"); }
+        catch (PeerUnreachableException e) { return OcfResult.Generic($"{id}: cannot migrate to {target}: its libvirtd ({remote}) is not reachable: {e.Reason}"); }
         using (destination)
         {
             using (var there = destination.Lookup(id, ctx.Deadline))

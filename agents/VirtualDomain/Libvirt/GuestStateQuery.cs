@@ -11,7 +11,7 @@ internal sealed record GuestState(DomainState State, int Reason, int VirtCpus, l
 /// <summary>The one seam between "ask libvirt about a guest" and how it is asked: over the RPC
 /// socket where the hypervisor URI is a local qemu:///system (no libvirt.so, ~1 ms), else through
 /// libvirt.so. A daemon that cannot be reached or does not answer is
-/// <see cref="HypervisorUnreachableException"/> either way.</summary>
+/// <see cref="PeerUnreachableException"/> either way.</summary>
 internal static class GuestStateQuery
 {
     /// <summary>The guest's state, or null when libvirt does not know it (also when it vanished

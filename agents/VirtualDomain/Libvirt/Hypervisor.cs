@@ -43,14 +43,14 @@ internal sealed unsafe class Hypervisor : IDisposable
             });
             return new Hypervisor(uri, conn);
         }
-        catch (LibvirtException e) { throw new HypervisorUnreachableException(e.Reason); }
+        catch (LibvirtException e) { throw new PeerUnreachableException(e.Reason); }
     }
 
     /// <summary>Runs a libvirt call bounded by the deadline: a daemon that does not answer in time is unreachable.</summary>
     public static T Bounded<T>(string what, Deadline deadline, Func<T> call)
     {
         try { return deadline.Run(what, call); }
-        catch (DeadlineExceededException) { throw new HypervisorUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)"); }
+        catch (DeadlineExceededException) { throw new PeerUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)"); }
         catch (DllNotFoundException) { throw new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed"); }
     }
 

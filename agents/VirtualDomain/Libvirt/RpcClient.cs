@@ -47,7 +47,7 @@ internal sealed class RpcClient : IDisposable
 
     public static RpcClient Open(string socketPath, Deadline deadline)
     {
-        var client = new RpcClient(UnixSocket.Open(socketPath, deadline));
+        var client = new RpcClient(UnixSocket.Open(socketPath, "libvirtd", deadline));
         try
         {
             // AUTH_LIST is mandatory: libvirtd's polkit bypass for root happens inside it.
@@ -120,7 +120,7 @@ internal sealed class RpcClient : IDisposable
             Span<byte> lengthWord = stackalloc byte[4];
             _socket.ReadExactly(lengthWord, deadline);
             var length = BinaryPrimitives.ReadUInt32BigEndian(lengthWord);
-            if (length < 28 || length > MaxFrame) throw new HypervisorUnreachableException($"libvirtd sent a malformed frame ({length} bytes)");
+            if (length < 28 || length > MaxFrame) throw new PeerUnreachableException($"libvirtd sent a malformed frame ({length} bytes)");
             var body = new byte[length - 4];
             _socket.ReadExactly(body, deadline);
             var r = new XdrReader(body);
@@ -130,7 +130,7 @@ internal sealed class RpcClient : IDisposable
             int status = r.Int();
             if (replyProgram == KeepaliveProgram || type == TypeMessage) continue; // never asked for; ignore
             if (type != TypeReply || replyProgram != program || replyProcedure != procedure || replySerial != serial)
-                throw new HypervisorUnreachableException("libvirtd sent an unexpected reply");
+                throw new PeerUnreachableException("libvirtd sent an unexpected reply");
             if (status == StatusError) throw RpcError.Read(r);
             return r;
         }
@@ -201,7 +201,7 @@ internal sealed class XdrReader(byte[] data)
     public string String()
     {
         var length = UInt();
-        if (length > data.Length) throw new HypervisorUnreachableException("libvirtd sent a malformed string");
+        if (length > data.Length) throw new PeerUnreachableException("libvirtd sent a malformed string");
         return Encoding.UTF8.GetString(Fixed((int)length));
     }
 
@@ -210,6 +210,6 @@ internal sealed class XdrReader(byte[] data)
 
     private void Need(int n)
     {
-        if (_pos + n > data.Length) throw new HypervisorUnreachableException("libvirtd sent a truncated reply");
+        if (_pos + n > data.Length) throw new PeerUnreachableException("libvirtd sent a truncated reply");
     }
 }

@@ -29,6 +29,19 @@ public sealed record Command
 
     public string Name => Path.GetFileName(Program);
 
+    /// <summary>The executable <paramref name="name"/> would run as: itself if it contains a '/',
+    /// else the first match in <paramref name="searchPath"/> (default: PATH); null if none.</summary>
+    public static string? Find(string name, string? searchPath = null)
+    {
+        if (name.Contains('/')) return IsExecutable(name) ? name : null;
+        searchPath ??= System.Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin";
+        return searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name)).FirstOrDefault(IsExecutable);
+    }
+
+    private static bool IsExecutable(string path) =>
+        File.Exists(path) && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
+
     /// <summary>Runs the command to completion or until <paramref name="deadline"/>. At the deadline
     /// the child and its descendants are killed and <see cref="CommandTimeoutException"/> is thrown.
     /// A program that cannot be started throws <see cref="CommandNotFoundException"/>.</summary>

@@ -75,7 +75,8 @@ internal sealed class Mount(OcfContext ctx)
 
     public OcfResult ValidateHost()
     {
-        if (!File.Exists("/sbin/mount.glusterfs") && !File.Exists("/usr/sbin/mount.glusterfs"))
+        // mount(8) looks for its helpers in /sbin, whatever PATH says
+        if (Command.Find("mount.glusterfs", "/sbin:/usr/sbin") is null)
             return OcfResult.Installed("mount.glusterfs is not installed (glusterfs-client)");
         if (!File.Exists("/dev/fuse") || !File.ReadAllText("/proc/filesystems").Contains("\tfuse\n"))
             return OcfResult.Installed("FUSE is not available (/dev/fuse, fuse in /proc/filesystems)");

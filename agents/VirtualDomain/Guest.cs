@@ -148,9 +148,9 @@ internal sealed partial class Guest(OcfContext ctx)
         }
         catch (FormatException e) { return OcfResult.Args($"{path} is not a usable domain XML: {e.Message}"); }
         foreach (var (needed, tool) in RequiredTools())
-            if (needed && FindProgram(tool) is null) return OcfResult.Installed($"{tool} is needed but not installed");
+            if (needed && Command.Find(tool) is null) return OcfResult.Installed($"{tool} is needed but not installed");
         foreach (var script in MonitorScriptList())
-            if (FindProgram(script) is null) return OcfResult.Args($"monitor script {script} is not an executable here");
+            if (Command.Find(script) is null) return OcfResult.Args($"monitor script {script} is not an executable here");
         if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _))
             return OcfResult.Installed("libvirt (libvirt.so.0) is not installed");
         return OcfResult.Success;
@@ -162,17 +162,6 @@ internal sealed partial class Guest(OcfContext ctx)
         (ctx.IsSet(BackingFile), "qemu-img"),
         (ctx.IsSet(CopyInDirs), "virt-copy-in"),
     ];
-
-    private static string? FindProgram(string name)
-    {
-        if (name.Contains('/')) return IsExecutable(name) ? name : null;
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':'))
-            if (IsExecutable(Path.Combine(dir, name))) return Path.Combine(dir, name);
-        return null;
-    }
-
-    private static bool IsExecutable(string path) =>
-        File.Exists(path) && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     // ---- monitor details -------------------------------------------------------------------------
 

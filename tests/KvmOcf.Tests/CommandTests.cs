@@ -16,6 +16,25 @@ public class CommandTests
     }
 
     [Fact]
+    public void Find_looks_in_the_given_path_and_wants_an_executable()
+    {
+        var dir = Directory.CreateTempSubdirectory("kvmocf-find-").FullName;
+        try
+        {
+            var tool = Path.Combine(dir, "tool");
+            File.WriteAllText(tool, "#!/bin/sh\n");
+            Assert.Null(Command.Find(tool));
+            Assert.Null(Command.Find("tool", "/nonexistent:" + dir));
+            File.SetUnixFileMode(tool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Assert.Equal(tool, Command.Find(tool));
+            Assert.Equal(tool, Command.Find("tool", "/nonexistent:" + dir));
+            Assert.Null(Command.Find("tool", "/usr/bin"));
+            Assert.Equal("/bin/sh", Command.Find("sh", "/bin"));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void Builder_is_immutable()
     {
         var baseCommand = new Command("echo").WithArguments("a");

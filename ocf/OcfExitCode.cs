@@ -26,7 +26,9 @@ public enum OcfExitCode
 public readonly record struct OcfResult(OcfExitCode Code, string? Reason = null)
 {
     public static OcfResult Success => new(OcfExitCode.Success);
-    public static OcfResult NotRunning => new(OcfExitCode.NotRunning);
+    /// <summary>Only a monitor that <em>knows</em> answers this (see <see cref="ExitCodeRules"/>).</summary>
+    public static OcfResult NotRunning(string? reason = null) => new(OcfExitCode.NotRunning, reason);
+    public static OcfResult Degraded(string reason) => new(OcfExitCode.Degraded, reason);
 
     public static OcfResult Generic(string reason) => new(OcfExitCode.ErrGeneric, reason);
     public static OcfResult Configured(string reason) => new(OcfExitCode.ErrConfigured, reason);

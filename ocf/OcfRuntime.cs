@@ -70,14 +70,7 @@ public static class OcfRuntime
             var timeout = TimeoutOf(env, declared);
             var context = new OcfContext(agent, declared?.Name ?? action, env, log, timeout, Deadline.After(Deadline.BudgetFor(timeout)));
             log.LogDebug("{Action} (timeout {Timeout}s, depth {Depth})", context.Action, timeout.TotalSeconds, context.CheckLevel);
-
-            if (context.ValidateParameters() is { } problem)
-                return Finish(OcfResult.Configured(problem), stderr, prefix, log);
-            if (Guard(() => agent.ValidateConfiguration(context), context) is { IsSuccess: false } invalid)
-                return Finish(invalid with { Code = OcfExitCode.ErrConfigured }, stderr, prefix, log);
-
-            var result = declared is null ? ValidateAll(agent, context) : Invoke(declared, context);
-            return Finish(result, stderr, prefix, log);
+            return Finish(ExitCodeRules.Apply(context.Action, Guard(() => Perform(agent, declared, context), context)), stderr, prefix, log);
         }
         catch (OcfException e)
         {
@@ -87,6 +80,16 @@ public static class OcfRuntime
         {
             return Finish(Internal(e), stderr, prefix, null);
         }
+    }
+
+    /// <summary>The action after the parameter checks every action starts with (a stop that cannot
+    /// know what to stop must not say "stopped").</summary>
+    private static OcfResult Perform(ResourceAgent agent, OcfAction? declared, OcfContext context)
+    {
+        if (context.ValidateParameters() is { } problem) return OcfResult.Configured(problem);
+        if (Guard(() => agent.ValidateConfiguration(context), context) is { IsSuccess: false } invalid)
+            return invalid with { Code = OcfExitCode.ErrConfigured };
+        return declared is null ? ValidateAll(agent, context) : Invoke(declared, context);
     }
 
     private static OcfResult ValidateAll(ResourceAgent agent, OcfContext context) =>

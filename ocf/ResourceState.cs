@@ -41,10 +41,11 @@ public sealed class ResourceState
     public bool Update(params (string Key, string? Value)[] changes)
     {
         bool changed = false;
-        foreach (var (key, value) in changes)
+        foreach (var (key, given) in changes)
         {
-            if (key.Contains('=') || key.Contains('\n') || value?.Contains('\n') == true)
-                throw new ArgumentException($"state key or value '{key}' cannot be stored");
+            if (key.Contains('=') || key.Contains('\n')) throw new ArgumentException($"state key '{key}' cannot be stored");
+            // a value that cannot be kept on one line is not kept: the state is a cache
+            var value = given?.Contains('\n') == true ? null : given;
             if (value is null) changed |= _values.Remove(key);
             else if (_values.GetValueOrDefault(key) != value) { _values[key] = value; changed = true; }
         }

@@ -12,52 +12,63 @@ internal sealed partial class Guest(OcfContext ctx)
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
     private readonly ResourceState _state = ResourceState.For(ctx);
     private DomainConfig? _config;
+    private string _configXml = "";
+    private OcfResult _configProblem;
 
     private string Uri => ctx.IsSet(HypervisorUri) ? ctx.Get(HypervisorUri)
         : ctx.Environment.NonEmpty("LIBVIRT_DEFAULT_URI") ?? "qemu:///system";
 
-    /// <summary>Local hypervisors run their guests' qemu processes here, where /proc can see them.</summary>
-    private bool IsLocal => Uri.Contains(":///", StringComparison.Ordinal);
+    /// <summary>A local qemu hypervisor runs its guests' processes here, where /proc can see them;
+    /// for any other driver (lxc, xen) or host, libvirt's word is the only witness.</summary>
+    private bool HasProcessWitness => Uri.StartsWith("qemu:///", StringComparison.Ordinal) || Uri.StartsWith("qemu+unix:///", StringComparison.Ordinal);
 
     // ---- identity --------------------------------------------------------------------------------
 
-    /// <summary>Which domain this resource is: the domain parameter, else the name cached when the
-    /// config was last read on this node, else the config file itself. Monitors and stops prefer
-    /// the first two so that a config on unreachable storage cannot stall or fool them.</summary>
+    /// <summary>Which domain this resource is: the domain parameter; else the config file as it is
+    /// now; else — only while the config cannot be read or parsed — the identity last read from it
+    /// on this node. The domain parameter spares every monitor the config read.</summary>
     private DomainId Identity()
     {
-        if (ctx.IsSet(DomainName))
+        if (ctx.IsSet(DomainName)) return DomainId.Parse(ctx.Get(DomainName));
+        if (LoadConfig(ConfigReadDeadline()) is { } config) return config.Id;
+        if (_state["config"] == ctx.Get(Config) && _state["name"] is { Length: > 0 } name)
         {
-            var given = ctx.Get(DomainName);
-            return Guid.TryParseExact(given, "D", out _) || Guid.TryParseExact(given, "N", out _) ? new DomainId(null, given) : new DomainId(given, null);
+            ctx.Log.LogWarning("{Problem}; going by the domain last read from it on this node, {Name}", _configProblem.Reason, name);
+            return new DomainId(name, _state["uuid"]);
         }
-        if (_state["name"] is { Length: > 0 } cached && _state["config"] == ctx.Get(Config)) return new DomainId(cached, null);
-        var config = LoadConfig() ?? throw new OcfException(OcfExitCode.ErrGeneric,
-            $"cannot tell which domain this is: {ctx.Get(Config)} is unreadable and no name is known (set the domain parameter)");
-        return new DomainId(config.Name, null);
+        throw new OcfException(OcfExitCode.ErrGeneric,
+            $"cannot tell which domain this is: {_configProblem.Reason}, and no name is known on this node (set the domain parameter)");
     }
 
-    /// <summary>The parsed config, or null when it cannot be read on this node.</summary>
-    private DomainConfig? LoadConfig()
+    /// <summary>The config as it is now, or null (the reason in <see cref="_configProblem"/>) when it
+    /// cannot be read in time or is not a usable domain XML.</summary>
+    private DomainConfig? LoadConfig(Deadline deadline)
     {
         if (_config is not null) return _config;
         var path = ctx.Get(Config);
-        string xml;
-        try { xml = ReadBounded(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        try
         {
-            ctx.Log.LogWarning("cannot read {Config}: {Error}", path, e.Message);
+            _configXml = StorageFile.ReadText(path, deadline, ctx.Log);
+            _config = DomainConfig.Parse(_configXml);
+        }
+        catch (IOException e)
+        {
+            _configProblem = OcfResult.Installed($"Configuration file {path} does not exist or not readable: {e.Message}");
             return null;
         }
-        try { _config = DomainConfig.Parse(xml); }
-        catch (FormatException e) { throw new OcfException(OcfExitCode.ErrArgs, $"{path} is not a usable domain XML: {e.Message}"); }
-        _state.Update(("config", path), ("name", _config.Name), ("uuid", _config.Uuid), ("guest_agent", _config.HasGuestAgent ? "1" : "0"));
+        catch (FormatException e)
+        {
+            _configProblem = OcfResult.Args($"{path} is not a usable domain XML: {e.Message}");
+            return null;
+        }
+        _state.Update(("config", path), ("name", _config.Name), ("uuid", _config.Uuid), ("emulator", _config.Emulator),
+            ("guest_agent", _config.HasGuestAgent ? "1" : "0"));
         return _config;
     }
 
-    /// <summary>Reads a file on a worker thread: a config on a hung network filesystem must not hang the agent.</summary>
-    private string ReadBounded(string path) =>
-        ctx.Deadline.AtMost(TimeSpan.FromSeconds(10)).Run($"reading {path}", () => File.ReadAllText(path));
+    /// <summary>A config on hung storage must leave most of the action's time to the action.</summary>
+    private Deadline ConfigReadDeadline() =>
+        ctx.Deadline.AtMost(TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond * 5, ctx.Deadline.Remaining.Ticks / 4)));
 
     // ---- status ----------------------------------------------------------------------------------
 
@@ -65,18 +76,18 @@ internal sealed partial class Guest(OcfContext ctx)
 
     private readonly record struct Status(Verdict Verdict, string Why, GuestState? State = null);
 
-    /// <summary>Whether the guest runs here, from libvirt; "stopped" is double-checked against the
-    /// qemu process table; with libvirtd unreachable, only a probe may decide, from that table.</summary>
+    /// <summary>Whether the guest runs here — the one place that concludes "stopped". From libvirt,
+    /// cross-checked against the qemu process table where there is one; with libvirtd unreachable,
+    /// only a probe may decide, and only from that table.</summary>
     private Status CurrentStatus(DomainId id, bool withInfo, Deadline deadline)
     {
         GuestState? state;
-        try { state = GuestStateQuery.Query(Uri, id, withInfo, deadline.AtMost(Half(deadline))); }
+        try { state = GuestStateQuery.Query(Uri, id, withInfo, deadline.AtMost(deadline.Remaining / 2)); }
         catch (PeerUnreachableException e)
         {
-            if (!ctx.IsProbe || !IsLocal) return new Status(Verdict.Failed, $"cannot determine the state of {id}: {e.Reason}");
-            var pids = QemuPids(id, deadline);
-            return pids.Count > 0
-                ? new Status(Verdict.Running, $"{id} runs (qemu pid {pids[0]}) but libvirtd cannot be asked: {e.Reason}")
+            if (!ctx.IsProbe || !HasProcessWitness) return new Status(Verdict.Failed, $"cannot determine the state of {id}: {e.Reason}");
+            return QemuPids(id, deadline) is [var pid, ..]
+                ? new Status(Verdict.Running, $"{id} runs (qemu pid {pid}) but libvirtd cannot be asked: {e.Reason}")
                 : new Status(Verdict.Stopped, $"no qemu process runs {id} and libvirtd cannot be asked: {e.Reason}");
         }
 
@@ -84,7 +95,7 @@ internal sealed partial class Guest(OcfContext ctx)
         {
             case null or DomainState.Shutoff:
                 var why = state is null ? $"{id} is not defined in libvirt" : $"{id} is shut off";
-                if (IsLocal && QemuPids(id, deadline) is [var pid, ..])
+                if (HasProcessWitness && QemuPids(id, deadline) is [var pid, ..])
                     return new Status(Verdict.Failed, $"libvirt says {why}, but qemu process {pid} runs it");
                 return new Status(Verdict.Stopped, why, state);
             case DomainState.Running or DomainState.Blocked or DomainState.Paused or DomainState.PmSuspended or DomainState.Shutdown:
@@ -104,66 +115,56 @@ internal sealed partial class Guest(OcfContext ctx)
         var s => s.ToString().ToLowerInvariant(),
     };
 
-    private static TimeSpan Half(Deadline deadline) => deadline.Remaining / 2;
-
     /// <summary>qemu processes running the guest, read on a worker thread (reading a process's
-    /// cmdline can block behind its memory map, e.g. on hung storage).</summary>
+    /// cmdline can block behind its memory map, e.g. on hung storage). Whatever this node has ever
+    /// learnt about the guest's name and UUID widens the search: a witness errs towards "runs".</summary>
     private List<int> QemuPids(DomainId id, Deadline deadline)
     {
-        var name = id.Name ?? _state["name"];
-        var uuid = id.Uuid ?? _state["uuid"];
-        try { return deadline.Run("reading the process table", () => QemuProcesses.Find(name, uuid)); }
+        var witness = new DomainId(id.Name ?? _state["name"], id.Uuid ?? _state["uuid"]);
+        var emulator = _config?.Emulator ?? _state["emulator"];
+        try { return deadline.Run("reading the process table", () => QemuProcesses.Find(witness, emulator)); }
         catch (DeadlineExceededException) { throw new OcfException(OcfExitCode.ErrGeneric, $"could not read the process table in time to check on {id}"); }
     }
 
-    // ---- actions ---------------------------------------------------------------------------------
+    // ---- monitor ---------------------------------------------------------------------------------
 
     public OcfResult Monitor()
     {
         var id = Identity();
-        bool full = !ctx.IsProbe;
-        var status = CurrentStatus(id, withInfo: full && WantsUtilization, ctx.Deadline);
+        var status = CurrentStatus(id, withInfo: !ctx.IsProbe && WantsUtilization, ctx.Deadline);
         switch (status.Verdict)
         {
-            case Verdict.Stopped: return new OcfResult(OcfExitCode.NotRunning, status.Why);
+            case Verdict.Stopped: return OcfResult.NotRunning(status.Why);
             case Verdict.Failed: return OcfResult.Generic(status.Why);
         }
-        if (!full) return OcfResult.Success;
+        if (ctx.IsProbe) return OcfResult.Success;
 
+        if (IoErrorPause(id, status) is { } paused) return paused;
         if (RunMonitorScripts(id) is { } scriptFailure) return OcfResult.Generic(scriptFailure);
         if (ctx.CheckLevel >= 10 && GuestAgentProblem(id) is { } agentFailure) return OcfResult.Generic(agentFailure);
         if (status.State is { } state) UpdateUtilization(state);
-        return status.State is { State: DomainState.Paused, Reason: GuestState.PausedIoError }
-            ? new OcfResult(OcfExitCode.Degraded, status.Why)
-            : OcfResult.Success;
-    }
-
-    public OcfResult ValidateHost()
-    {
-        var path = ctx.Get(Config);
-        try { DomainConfig.Parse(ReadBounded(path)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return OcfResult.Args($"Configuration file {path} does not exist or not readable.");
-        }
-        catch (FormatException e) { return OcfResult.Args($"{path} is not a usable domain XML: {e.Message}"); }
-        foreach (var (needed, tool) in RequiredTools())
-            if (needed && Command.Find(tool) is null) return OcfResult.Installed($"{tool} is needed but not installed");
-        foreach (var script in MonitorScriptList())
-            if (Command.Find(script) is null) return OcfResult.Args($"monitor script {script} is not an executable here");
-        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _))
-            return OcfResult.Installed("libvirt (libvirt.so.0) is not installed");
         return OcfResult.Success;
     }
 
-    private IEnumerable<(bool, string)> RequiredTools() =>
-    [
-        (ctx.Get(SyncConfigOnStop), "csync2"),
-        (ctx.IsSet(BackingFile), "qemu-img"),
-        (ctx.IsSet(CopyInDirs), "virt-copy-in"),
-    ];
-
-    // ---- monitor details -------------------------------------------------------------------------
+    /// <summary>QEMU pauses a guest whose storage fails (reason "ioerror"). That is degraded while the
+    /// storage may come back, and a failure after ioerror_grace, so that pacemaker recovers the guest
+    /// where its storage works. A guest paused by an admin or a migration is none of this.</summary>
+    private OcfResult? IoErrorPause(DomainId id, Status status)
+    {
+        if (status.State is not { State: DomainState.Paused, Reason: GuestState.PausedIoError })
+        {
+            _state.Update(("ioerror_since", null));
+            return null;
+        }
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!long.TryParse(_state["ioerror_since"], out var since)) _state.Update(("ioerror_since", (since = now).ToString()));
+        var paused = TimeSpan.FromSeconds(now - since);
+        var grace = ctx.Get(IoErrorGrace);
+        var how = $"{id} has been paused after an I/O error for {TimeParameter.FormatDuration(paused)}";
+        return paused >= grace
+            ? OcfResult.Generic($"{how} (ioerror_grace {TimeParameter.FormatDuration(grace)}): its storage failed")
+            : OcfResult.Degraded($"{how}; it fails after ioerror_grace {TimeParameter.FormatDuration(grace)}");
+    }
 
     private IEnumerable<string> MonitorScriptList() =>
         ctx.Get(MonitorScripts).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
@@ -185,8 +186,7 @@ internal sealed partial class Guest(OcfContext ctx)
     /// <summary>Depth 10: a guest with a guest agent must answer a ping. Null when it does (or has no agent).</summary>
     private string? GuestAgentProblem(DomainId id)
     {
-        var hasAgent = _state["guest_agent"] ?? (LoadConfig()?.HasGuestAgent == true ? "1" : "0");
-        if (hasAgent != "1")
+        if ((_state["guest_agent"] ?? (LoadConfig(ConfigReadDeadline())?.HasGuestAgent == true ? "1" : "0")) != "1")
         {
             ctx.Log.LogDebug("{Domain} has no guest agent channel; check level 10 checks nothing more", id);
             return null;
@@ -241,4 +241,25 @@ internal sealed partial class Guest(OcfContext ctx)
             catch (OcfException e) { ctx.Log.LogWarning("utilization {Attribute} not updated: {Reason}", attribute, e.Reason); }
         }
     }
+
+    // ---- validate-all ----------------------------------------------------------------------------
+
+    public OcfResult ValidateHost()
+    {
+        if (LoadConfig(ConfigReadDeadline()) is null) return _configProblem;
+        foreach (var (needed, tool) in RequiredTools())
+            if (needed && Command.Find(tool) is null) return OcfResult.Installed($"{tool} is needed but not installed");
+        foreach (var script in MonitorScriptList())
+            if (Command.Find(script) is null) return OcfResult.Args($"monitor script {script} is not an executable here");
+        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _))
+            return OcfResult.Installed("libvirt (libvirt.so.0) is not installed");
+        return OcfResult.Success;
+    }
+
+    private IEnumerable<(bool, string)> RequiredTools() =>
+    [
+        (ctx.Get(SyncConfigOnStop), "csync2"),
+        (ctx.IsSet(BackingFile), "qemu-img"),
+        (ctx.IsSet(CopyInDirs), "virt-copy-in"),
+    ];
 }

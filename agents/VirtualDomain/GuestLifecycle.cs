@@ -11,10 +11,10 @@ internal sealed partial class Guest
     public OcfResult Start()
     {
         if (ValidateHost() is { IsSuccess: false } invalid) return invalid;
-        var config = LoadConfig() ?? throw new OcfException(OcfExitCode.ErrArgs, $"{ctx.Get(Config)} cannot be read");
-        if (ctx.IsSet(DomainName) && ctx.Get(DomainName) is var given && given != config.Name && !string.Equals(given, config.Uuid, StringComparison.OrdinalIgnoreCase))
-            return OcfResult.Configured($"domain '{given}' is not the domain in {ctx.Get(Config)} ('{config.Name}')");
-        var id = new DomainId(config.Name, null);
+        var config = _config!;
+        if (ctx.IsSet(DomainName) && !DomainId.Parse(ctx.Get(DomainName)).Matches(config.Name, config.Uuid))
+            return OcfResult.Configured($"domain '{ctx.Get(DomainName)}' is not the domain in {ctx.Get(Config)} ('{config.Name}')");
+        var id = config.Id;
 
         var status = CurrentStatus(id, withInfo: false, ctx.Deadline);
         if (status.Verdict == Verdict.Running)
@@ -33,29 +33,28 @@ internal sealed partial class Guest
             crashed?.Destroy(0, ctx.Deadline);
         }
 
-        if (SnapshotFile(id) is { } snapshot && File.Exists(snapshot))
+        if (SnapshotFile(id) is { } snapshot && StorageFile.Exists(snapshot, ctx.Deadline, ctx.Log))
         {
             ctx.Log.LogInformation("restoring {Domain} from {File}", id, snapshot);
             try { hypervisor.Restore(snapshot, ctx.Deadline); }
             catch (LibvirtException e) { return OcfResult.Generic($"Failed to restore {id} from state file in {ctx.Get(Snapshot)} directory: {e.Reason}"); }
-            File.Delete(snapshot);
+            StorageFile.Delete(snapshot, ctx.Deadline, ctx.Log);
             return WaitUntilRunning(id, "restore");
         }
 
         VerifyUndefined(hypervisor, id);
         if (ctx.Get(StartResources)) StartPoolsAndNetworks(hypervisor, config);
 
-        var xml = ReadBounded(ctx.Get(Config));
         if (!ctx.IsSet(BackingFile))
         {
-            using var _ = hypervisor.CreateXml(xml, id, ctx.Deadline);
+            using var _ = hypervisor.CreateXml(_configXml, id, ctx.Deadline);
         }
         else
         {
-            PrepareOverlay(config);
-            using var defined = hypervisor.DefineXml(xml, id, ctx.Deadline);
-            if (ctx.IsSet(CopyInDirs) && _overlayCreated)
-                ctx.Run(new Command("virt-copy-in").WithArguments(["-c", Uri, "-d", config.Name, .. ctx.Get(CopyInDirs).Split(' ', StringSplitOptions.RemoveEmptyEntries), "/"]))
+            bool created = PrepareOverlay(config);
+            using var defined = hypervisor.DefineXml(_configXml, id, ctx.Deadline);
+            if (ctx.IsSet(CopyInDirs) && created)
+                ctx.Run(new Command("virt-copy-in").WithArguments(["-c", Uri, "-d", config.Name, .. CopyInDirectories, "/"]))
                     .ThrowIfFailed($"Failed on virt-copy-in command {config.Name}.");
             defined.Start(ctx.Deadline);
         }
@@ -70,7 +69,7 @@ internal sealed partial class Guest
         {
             ctx.Log.LogInformation("{Domain}: live migration from {Source} succeeded.", id, ctx.Meta.MigrateSource ?? "?");
             SystemdDropIns.Ensure(ctx);
-            if (SaveConfigEnabled) SaveConfig(id);
+            if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline);
         }
         return result;
     }
@@ -93,6 +92,8 @@ internal sealed partial class Guest
 
         bool graceful = !ctx.Get(ForceStop) && status.State.State != DomainState.Paused;
         if (status.State.State == DomainState.Paused) ctx.Log.LogInformation("{Domain} is paused: it cannot shut down by itself; destroying it", id);
+        // Whatever the graceful part meets (a config store or snapshot directory that hangs, a guest
+        // that ignores ACPI), destroy_timeout is kept for the forced stop.
         var gracefulDeadline = ctx.Deadline.Reserve(ctx.Get(DestroyTimeout));
         if (graceful && SnapshotFile(id) is { } snapshot)
         {
@@ -101,9 +102,13 @@ internal sealed partial class Guest
                 domain.Save(snapshot, gracefulDeadline);
                 if (WaitUntilStopped(id, gracefulDeadline)) return VerifyStopped(id);
             }
-            catch (OcfException e) { ctx.Log.LogError("Failed to save snapshot state of {Domain} on stop: {Reason}", id, e.Reason); }
+            catch (OcfException e)
+            {
+                ctx.Log.LogError("Failed to save snapshot state of {Domain} on stop: {Reason}", id, e.Reason);
+                AbortJob(domain);
+            }
         }
-        if (SaveConfigEnabled) SaveConfig(id, domain);
+        if (SaveConfigEnabled) SaveConfig(id, domain, gracefulDeadline.AtMost(gracefulDeadline.Remaining / 2));
 
         if (graceful && !gracefulDeadline.Expired)
         {
@@ -125,6 +130,13 @@ internal sealed partial class Guest
         catch (LibvirtException e) when (e.ErrorCode is LibvirtNative.ERR_OPERATION_INVALID or LibvirtNative.ERR_NO_DOMAIN) { }
         WaitUntilStopped(id, ctx.Deadline);
         return VerifyStopped(id);
+    }
+
+    /// <summary>A save that did not finish holds the domain's job; destroy needs it released.</summary>
+    private void AbortJob(Domain domain)
+    {
+        try { domain.AbortJob(ctx.Deadline.AtMost(TimeSpan.FromSeconds(5))); }
+        catch (OcfException e) { ctx.Log.LogDebug("aborting the job of {Domain}: {Reason}", domain.Id, e.Reason); }
     }
 
     /// <summary>Success only when libvirt and the process table both say the guest is gone.</summary>
@@ -150,7 +162,7 @@ internal sealed partial class Guest
             return last.Length == 0;
         }, PollInterval);
         if (!running) return OcfResult.Generic($"{id} is not running after {what} ({last})");
-        _state.Update(("name", id.Name ?? _state["name"]), ("started", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString()));
+        _state.Update(("started", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString()));
         return OcfResult.Success;
     }
 
@@ -160,11 +172,10 @@ internal sealed partial class Guest
     {
         using var existing = hypervisor.Lookup(id, ctx.Deadline);
         if (existing is null || !existing.IsPersistent(ctx.Deadline)) return;
-        var path = ctx.Get(Config);
-        var saved = ReadBounded(path);
         try { existing.Undefine(LibvirtNative.UNDEFINE_KEEP_NVRAM, ctx.Deadline); }
         catch (LibvirtException e) { ctx.Log.LogWarning("could not undefine the inactive definition of {Domain}: {Reason}", id, e.Reason); }
-        if (!File.Exists(path)) File.WriteAllText(path, saved);
+        var path = ctx.Get(Config);
+        if (!StorageFile.Exists(path, ctx.Deadline, ctx.Log)) StorageFile.WriteAtomically(path, _configXml, ctx.Deadline, ctx.Log);
     }
 
     private void StartPoolsAndNetworks(Hypervisor hypervisor, DomainConfig config)
@@ -181,21 +192,21 @@ internal sealed partial class Guest
         }
     }
 
-    private bool _overlayCreated;
+    private IEnumerable<string> CopyInDirectories => ctx.Get(CopyInDirs).Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>backingfile: the guest runs on a qcow2 overlay next to its config
-    /// (<c>vm1.xml</c> → <c>vm1.qcow2</c>), re-created at every start when stateless.</summary>
-    private void PrepareOverlay(DomainConfig config)
+    /// (<c>vm1.xml</c> → <c>vm1.qcow2</c>), re-created at every start when stateless. True when it
+    /// was created now.</summary>
+    private bool PrepareOverlay(DomainConfig config)
     {
         var overlay = Path.ChangeExtension(ctx.Get(Config), ".qcow2");
-        var exists = File.Exists(overlay) && new FileInfo(overlay).Length > 0;
-        if (exists && !ctx.Get(Stateless)) return;
+        if (StorageFile.Size(overlay, ctx.Deadline, ctx.Log) > 0 && !ctx.Get(Stateless)) return false;
         var backing = ctx.Get(BackingFile);
-        var info = ctx.Run(new Command("qemu-img").WithArguments("info", "--output=json", backing)).ThrowIfFailed($"reading {backing}");
-        var format = System.Text.RegularExpressions.Regex.Match(info.StandardOutput, "\"format\":\\s*\"([a-z0-9]+)\"").Groups[1].Value;
-        ctx.Run(new Command("qemu-img").WithArguments("create", "-f", "qcow2", "-F", format.Length > 0 ? format : "raw", "-b", backing, overlay))
+        var info = ctx.Run(new Command("qemu-img").WithArguments("info", "--output=json", "--", backing)).ThrowIfFailed($"reading {backing}");
+        var format = JsonString(info.StandardOutput, "format");
+        ctx.Run(new Command("qemu-img").WithArguments("create", "-f", "qcow2", "-F", format.Length > 0 ? format : "raw", "-b", backing, "--", overlay))
             .ThrowIfFailed($"Failed qemu-img create {config.Name} with backing file {backing}.");
-        _overlayCreated = true;
+        return true;
     }
 
     /// <summary>A top-level string member of qemu-img's JSON ("format": "qcow2"), or "".</summary>
@@ -213,40 +224,39 @@ internal sealed partial class Guest
 
     private bool SaveConfigEnabled => ctx.Get(SaveConfigOnStop) || ctx.Get(SyncConfigOnStop);
 
-    /// <summary>Writes the running domain's definition back to the config file — atomically, only
-    /// when it changed and only when it parses as this domain — and csync2s it if asked.</summary>
-    private void SaveConfig(DomainId id, Domain? domain = null)
+    /// <summary>Writes the running domain's definition back to the config file — atomically, mode
+    /// 0600 (it carries the secure XML), only when it changed and only when it names this domain —
+    /// and csync2s it if asked. Bounded by <paramref name="deadline"/>; a failure is logged, never
+    /// fatal: the guest's own lifecycle matters more than its saved definition.</summary>
+    private void SaveConfig(DomainId id, Domain? domain, Deadline deadline)
     {
         var path = ctx.Get(Config);
         try
         {
             string xml;
-            if (domain is not null) xml = domain.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, ctx.Deadline);
+            if (domain is not null) xml = domain.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, deadline);
             else
             {
-                using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
-                using var found = hypervisor.Lookup(id, ctx.Deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{id} is not defined");
-                xml = found.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, ctx.Deadline);
+                using var hypervisor = Hypervisor.Connect(Uri, deadline);
+                using var found = hypervisor.Lookup(id, deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{id} is not defined");
+                xml = found.XmlDescription(LibvirtNative.DOMAIN_XML_INACTIVE | LibvirtNative.DOMAIN_XML_SECURE, deadline);
             }
             if (xml.Length == 0) { ctx.Log.LogWarning("Domain {Domain} config has 0 size. Skipping config update.", id); return; }
-            if (File.Exists(path) && ReadBounded(path) == xml) return;
-            if (DomainConfig.Parse(xml).Name != (id.Name ?? _state["name"]))
+            if (!DomainConfig.Parse(xml).Id.Matches(id.Name ?? _state["name"], id.Uuid))
             {
                 ctx.Log.LogWarning("Domain {Domain} config dump names another domain. Skipping config update.", id);
                 return;
             }
-            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.kvmocf-{Environment.ProcessId}");
-            File.WriteAllText(temp, xml);
-            if (File.Exists(path)) File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
-            File.Move(temp, path, overwrite: true);
+            if (_config is not null && _configXml == xml) return;
+            StorageFile.WriteAtomically(path, xml, deadline, ctx.Log);
             ctx.Log.LogInformation("Saved domain {Domain} config to {Path}.", id, path);
             if (ctx.Get(SyncConfigOnStop))
             {
-                var sync = ctx.Run(new Command("csync2").WithArguments("-x", path));
+                var sync = new Command("csync2").WithArguments("-x", path).Run(deadline, ctx.Log);
                 if (!sync.Succeeded) ctx.Log.LogWarning("Syncing {Path} failed: {Why}", path, sync.Summary);
             }
         }
-        catch (Exception e) when (e is OcfException or IOException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is OcfException or IOException or FormatException)
         {
             ctx.Log.LogWarning("Saving the config of {Domain} failed: {Why}", id, e.Message);
         }

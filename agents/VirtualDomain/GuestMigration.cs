@@ -26,7 +26,7 @@ internal sealed partial class Guest
             ctx.Get(MigrationTransport), ctx.Get(MigrationNetworkSuffix), ctx.Get(MigrationUser));
         var data = MigrationUris.Data(ctx.IsSet(MigrateUri) ? ctx.Get(MigrateUri) : null, options.MigrateUri, Uri, target,
             ctx.Get(MigrationNetworkSuffix), ctx.Get(MigratePort));
-        if (SaveConfigEnabled) SaveConfig(id);
+        if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline.AtMost(ctx.Deadline.Remaining / 4));
 
         using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
         using var domain = hypervisor.Lookup(id, ctx.Deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{id} vanished before migrating");
@@ -34,7 +34,7 @@ internal sealed partial class Guest
         // Check the target before moving anything (the anchor's #1231: a target that cannot see the
         // config leaves a guest there that cannot be monitored).
         Hypervisor destination;
-        try { destination = Hypervisor.Connect(remote, ctx.Deadline.AtMost(Half(ctx.Deadline))); }
+        try { destination = Hypervisor.Connect(remote, ctx.Deadline.AtMost(ctx.Deadline.Remaining / 2)); }
         catch (PeerUnreachableException e) { return OcfResult.Generic($"{id}: cannot migrate to {target}: its libvirtd ({remote}) is not reachable: {e.Reason}"); }
         using (destination)
         {
@@ -43,14 +43,14 @@ internal sealed partial class Guest
                     return OcfResult.Generic($"{id} already exists, active, on {target}: refusing to migrate onto it");
             if (!destination.FileExists(ctx.Get(Config), ctx.Deadline))
                 return OcfResult.Generic($"{id}: cannot migrate to {target}: {ctx.Get(Config)} is not visible there");
-            if (ctx.Get(StartResources) && LoadConfig() is { } config) StartPoolsAndNetworks(destination, config);
+            if (ctx.Get(StartResources) && LoadConfig(ConfigReadDeadline()) is { } config) StartPoolsAndNetworks(destination, config);
 
             var (flags, parameters) = MigrationSettings(options, data);
             bool peerToPeer = (flags & MigrationOptions.PeerToPeer) != 0;
             ctx.Log.LogInformation("{Domain}: Starting live migration to {Target} (using: remote {Remote}, data {Data}, {Mode}).",
                 id, target, remote, data ?? "chosen by libvirt", peerToPeer ? "peer-to-peer" : "client-driven");
             var job = MigrationJob.Start(domain, peerToPeer ? null : destination, peerToPeer ? remote : null, flags, parameters);
-            return Watch(job, domain, id, target);
+            return Watch(job, domain, destination, id, target);
         }
     }
 
@@ -78,8 +78,10 @@ internal sealed partial class Guest
 
     /// <summary>Waits for the migration, logging progress; sets the downtime after 2 s (as the
     /// anchor does), switches to post-copy at half time if enabled, and aborts at the deadline,
-    /// keeping back enough of the timeout for the abort to take effect.</summary>
-    private OcfResult Watch(MigrationJob job, Domain domain, DomainId id, string target)
+    /// keeping back enough of the timeout for the abort to take effect. The answer comes from where
+    /// the guest really is afterwards, not from the job: a job that reported an error (or that was
+    /// aborted) at the instant it completed has still moved the guest.</summary>
+    private OcfResult Watch(MigrationJob job, Domain domain, Hypervisor destination, DomainId id, string target)
     {
         var started = Stopwatch.GetTimestamp();
         var reserve = TimeSpan.FromTicks(Math.Clamp(ctx.Timeout.Ticks / 10, TimeSpan.TicksPerSecond * 5, TimeSpan.TicksPerSecond * 30));
@@ -88,6 +90,7 @@ internal sealed partial class Guest
         bool downtimeSet = ctx.Get(MigrationDowntime) == 0, postcopyStarted = !ctx.Get(MigrationPostcopy);
         var nextReport = ProgressEvery;
         ulong remaining = 0;
+        string? aborted = null;
 
         while (!job.Wait(TimeSpan.FromMilliseconds(500)))
         {
@@ -97,9 +100,9 @@ internal sealed partial class Guest
                 ctx.Log.LogError("{Domain}: live migration to {Target} did not finish in time; aborting", id, target);
                 try { domain.AbortJob(ctx.Deadline.AtMost(TimeSpan.FromSeconds(10))); }
                 catch (OcfException e) { ctx.Log.LogError("aborting the migration failed: {Reason}", e.Reason); }
-                job.Wait(ctx.Deadline.Remaining);
-                return OcfResult.Generic($"{id}: live migration to {target} did not finish within {elapsed.TotalSeconds:0}s and was aborted" +
-                    (remaining > 0 ? $" ({remaining >> 20} MiB left)" : ""));
+                job.Wait(ctx.Deadline.Remaining / 2);
+                aborted = $"did not finish within {elapsed.TotalSeconds:0}s and was aborted" + (remaining > 0 ? $" ({remaining >> 20} MiB left)" : "");
+                break;
             }
             try
             {
@@ -125,15 +128,39 @@ internal sealed partial class Guest
                     nextReport = elapsed + ProgressEvery;
                 }
             }
-            catch (OcfException e) when (!job.Finished) { ctx.Log.LogDebug("migration progress: {Reason}", e.Reason); }
+            // a job that ends between two calls takes its job info with it: the outcome decides
+            catch (OcfException e) { ctx.Log.LogDebug("migration progress: {Reason}", e.Reason); }
         }
 
-        if (job.Failure is { } failure)
+        var failure = aborted ?? (job.Failure is { } f ? "failed: " + (f is OcfException o ? o.Reason : f.Message) : null);
+        return Outcome(id, destination, target, failure, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Where the guest runs after the job: moved (gone here, running there) is success
+    /// whatever the job said; still here and not there is the job's failure; anything else is a
+    /// failure that says where the guest was seen.</summary>
+    private OcfResult Outcome(DomainId id, Hypervisor destination, string target, string? failure, TimeSpan took)
+    {
+        var here = CurrentStatus(id, withInfo: false, ctx.Deadline).Verdict;
+        DomainState? there;
+        try
         {
-            var why = failure is OcfException o ? o.Reason : failure.Message;
-            return OcfResult.Generic($"{id}: live migration to {target} failed: {why}");
+            using var arrived = destination.Lookup(id, ctx.Deadline);
+            there = arrived?.State(ctx.Deadline).State;
         }
-        ctx.Log.LogInformation("{Domain}: live migration to {Target} succeeded in {Seconds:0.0}s.", id, target, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return OcfResult.Success;
+        catch (OcfException e)
+        {
+            return OcfResult.Generic($"{id}: live migration to {target} {failure ?? "ended"}, and {target} cannot tell whether the guest arrived: {e.Reason}");
+        }
+        bool runsThere = there is DomainState.Running or DomainState.Paused or DomainState.Blocked;
+        if (here == Verdict.Stopped && runsThere)
+        {
+            if (failure is not null) ctx.Log.LogWarning("{Domain}: the migration job reported that it {Failure}, but the guest runs on {Target}", id, failure, target);
+            ctx.Log.LogInformation("{Domain}: live migration to {Target} succeeded in {Seconds:0.0}s.", id, target, took.TotalSeconds);
+            return OcfResult.Success;
+        }
+        if (here == Verdict.Running && !runsThere && there is null or DomainState.Shutoff)
+            return OcfResult.Generic($"{id}: live migration to {target} {failure ?? "ended but the guest is still here"}");
+        return OcfResult.Generic($"{id}: live migration to {target} {failure ?? "ended"}; the guest is {here.ToString().ToLowerInvariant()} here and {there?.ToString().ToLowerInvariant() ?? "undefined"} on {target}");
     }
 }

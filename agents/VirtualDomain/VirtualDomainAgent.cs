@@ -122,6 +122,7 @@ public sealed class VirtualDomainAgent : ResourceAgent
     {
         ShortDescription = "List of directories for the virt-copy-in before booting the VM stateless mode.",
         LongDescription = "List of directories for the virt-copy-in before booting the VM. Used only in stateless mode.",
+        Check = dirs => dirs.Split(' ', StringSplitOptions.RemoveEmptyEntries).All(Path.IsPathFullyQualified) ? null : "must be absolute paths, separated by spaces",
     };
 
     // ---- monitor -------------------------------------------------------------------------------
@@ -152,6 +153,17 @@ public sealed class VirtualDomainAgent : ResourceAgent
         ShortDescription = "Time a starting guest has until its agent answers",
         LongDescription = "For this long after start or migrate_from, a check level 10 monitor does not require the " +
             "guest agent to answer: a booting guest starts its agent late.",
+    };
+
+    public static readonly TimeParameter IoErrorGrace = new("ioerror_grace")
+    {
+        Default = TimeSpan.FromSeconds(60),
+        Maximum = TimeSpan.FromDays(1),
+        ShortDescription = "How long a guest paused on an I/O error may stay so",
+        LongDescription = "QEMU pauses a guest whose storage fails (all replicas of its volume gone, a lost LUN). The " +
+            "monitor reports such a guest degraded (OCF_DEGRADED) while its storage may come back, and a failure once " +
+            "it has been paused for longer than this, so that the cluster recovers it where its storage works. A " +
+            "guest paused by an admin or by a migration is not affected. 0: fail at once.",
     };
 
     public static readonly BooleanParameter AutosetCpu = Autoset("cpu", "CPU", "the number of domainU's vCPUs from virsh");
@@ -308,7 +320,7 @@ public sealed class VirtualDomainAgent : ResourceAgent
     public override IReadOnlyList<Parameter> Parameters =>
     [
         Config, DomainName, HypervisorUri, ForceStop, ShutdownMode, DestroyTimeout, Snapshot, SaveConfigOnStop,
-        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout, GuestAgentStartup,
+        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout, GuestAgentStartup, IoErrorGrace,
         AutosetCpu, AutosetHostMemory, AutosetHvMemory, UnsetCpu, UnsetHostMemory, UnsetHvMemory,
         MigrationTransport, MigrationUser, MigrationDowntime, MigrationSpeed, MigrationNetworkSuffix, MigrateUri,
         MigrateOptions, MigratePort, RemoteUri, MigrationAutoConverge, MigrationPostcopy,

@@ -225,7 +225,7 @@ public sealed class VirtualDomainTests : IDisposable
     {
         var d = Domain();
         var run = Run(d, "start", new() { ["config"] = "/nonexistent/kvmocf.xml" });
-        Assert.Equal(2, run.Code);
+        Assert.Equal(5, run.Code);                                         // as the anchor and its ocft case say
         Assert.Contains("does not exist or not readable", run.ExitReason);
     }
 

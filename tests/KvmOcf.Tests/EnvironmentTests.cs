@@ -65,7 +65,7 @@ public class EnvironmentTests
         if (interval is not null) env["OCF_RESKEY_CRM_meta_interval"] = interval;
         var agent = new SampleAgent
         {
-            OnMonitor = c => { seen = c.IsProbe; return OcfResult.NotRunning; },
+            OnMonitor = c => { seen = c.IsProbe; return OcfResult.NotRunning(); },
             OnStart = c => { seen = c.IsProbe; return OcfResult.Success; },
         };
         Outcome.Run(agent, action, env);

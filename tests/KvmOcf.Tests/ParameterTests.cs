@@ -125,7 +125,7 @@ public class ParameterTests
     {
         var env = new Dictionary<string, string> { ["OCF_RESKEY_file"] = "/tmp/old", ["OCF_RESKEY_CRM_meta_interval"] = "0" };
         string? seen = null;
-        var agent = new SampleAgent { OnMonitor = c => { seen = c.Get(SampleAgent.Path); return OcfResult.NotRunning; } };
+        var agent = new SampleAgent { OnMonitor = c => { seen = c.Get(SampleAgent.Path); return OcfResult.NotRunning(); } };
         var outcome = Outcome.Run(agent, "monitor", env);
         Assert.Equal(7, outcome.ExitCode);
         Assert.Equal("/tmp/old", seen);
@@ -137,7 +137,7 @@ public class ParameterTests
     {
         var env = Env(("file", "/tmp/old"));
         string? seen = null;
-        var agent = new SampleAgent { OnMonitor = c => { seen = c.Get(SampleAgent.Path); return OcfResult.NotRunning; } };
+        var agent = new SampleAgent { OnMonitor = c => { seen = c.Get(SampleAgent.Path); return OcfResult.NotRunning(); } };
         Outcome.Run(agent, "monitor", env);
         Assert.Equal("/tmp/x", seen);
     }

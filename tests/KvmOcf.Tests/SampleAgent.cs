@@ -42,7 +42,8 @@ internal sealed class SampleAgent : ResourceAgent
     };
 
     public Func<OcfContext, OcfResult> OnStart { get; init; } = _ => OcfResult.Success;
-    public Func<OcfContext, OcfResult> OnMonitor { get; init; } = _ => OcfResult.NotRunning;
+    public Func<OcfContext, OcfResult> OnStop { get; init; } = _ => OcfResult.Success;
+    public Func<OcfContext, OcfResult> OnMonitor { get; init; } = _ => OcfResult.NotRunning();
     public Func<OcfContext, OcfResult> OnValidateHost { get; init; } = _ => OcfResult.Success;
     public Func<OcfContext, OcfResult> OnValidateConfiguration { get; init; } = _ => OcfResult.Success;
 
@@ -54,7 +55,7 @@ internal sealed class SampleAgent : ResourceAgent
     public override IReadOnlyList<OcfAction> Actions =>
     [
         new("start", TimeSpan.FromSeconds(20), c => OnStart(c)),
-        new("stop", TimeSpan.FromSeconds(20), _ => OcfResult.Success),
+        new("stop", TimeSpan.FromSeconds(20), c => OnStop(c)),
         new("monitor", TimeSpan.FromSeconds(20), c => OnMonitor(c)) { Interval = TimeSpan.FromSeconds(10), Depth = 0 },
         new("monitor", TimeSpan.FromSeconds(30), c => OnMonitor(c)) { Interval = TimeSpan.FromSeconds(9), Role = "Promoted" },
     ];

@@ -90,16 +90,18 @@ public class VirtualDomainLogicTests
     }
 
     [Fact]
-    public void Domain_config_yields_identity_size_and_dependencies()
+    public void Domain_config_yields_identity_and_dependencies()
     {
         var c = DomainConfig.Parse("""
             <domain type='kvm'>
-              <name>web&amp;db</name><uuid>2bbec1b7-7911-4a77-8a3d-519f5f77085d</uuid>
+              <name>web&amp;db</name><uuid>2BBEC1B7-7911-4A77-8A3D-519F5F77085D</uuid>
               <memory unit='GiB'>2</memory><vcpu placement='static' current='2'>4</vcpu>
               <devices>
                 <emulator>/usr/libexec/qemu-kvm</emulator>
-                <disk type='file'><source file='/gluster/vm/web.qcow2'/></disk>
-                <disk type='volume'><source pool='images' volume='data'/></disk>
+                <disk type='file'><source file='/gluster/vm/web.qcow2'/><target dev='vda'/></disk>
+                <disk type='volume'><source pool='images' volume='data'/><target dev='vdb'/></disk>
+                <disk type='file' device='cdrom'><source file='/iso/install.iso'/><target dev='hdc'/><readonly/></disk>
+                <disk type='block'><source dev='/dev/drbd0'/><target dev='vdc'/><shareable/></disk>
                 <interface type='network'><source network='default'/></interface>
                 <interface type='bridge'><source bridge='br0'/></interface>
                 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
@@ -108,19 +110,39 @@ public class VirtualDomainLogicTests
             """);
         Assert.Equal("web&db", c.Name);
         Assert.Equal("2bbec1b7-7911-4a77-8a3d-519f5f77085d", c.Uuid);
-        Assert.Equal((2, 2048L), (c.VirtCpus, c.MemoryMiB));
         Assert.True(c.HasGuestAgent);
         Assert.Equal(["images"], c.Pools);
         Assert.Equal(["default"], c.Networks);
-        Assert.Equal(["/gluster/vm/web.qcow2"], c.DiskFiles);
+        Assert.Equal(["/gluster/vm/web.qcow2", "images/data"], c.Disks.Where(d => d.Writable).Select(d => d.ToString()));
         Assert.Equal("/usr/libexec/qemu-kvm", c.Emulator);
+    }
+
+    /// <summary>The identity never depends on what the agent does not use: sizes in any of the units
+    /// libvirt accepts (and ones it does not) are libvirt's business.</summary>
+    [Theory]
+    [InlineData("mib")] [InlineData("m")] [InlineData("K")] [InlineData("PiB")] [InlineData("bytes")] [InlineData("eb")] [InlineData("parsecs")]
+    public void Any_memory_unit_leaves_the_identity_readable(string unit)
+    {
+        var c = DomainConfig.Parse($"<domain><name>vm1</name><memory unit='{unit}'>96</memory><vcpu>x</vcpu></domain>");
+        Assert.Equal(new DomainId("vm1", null), c.Id);
+    }
+
+    [Theory]
+    [InlineData("2bbec1b7-7911-4a77-8a3d-519f5f77085d", null, "2bbec1b7-7911-4a77-8a3d-519f5f77085d")]
+    [InlineData("2BBEC1B779114A778A3D519F5F77085D", null, "2bbec1b7-7911-4a77-8a3d-519f5f77085d")]
+    [InlineData("vm1", "vm1", null)]
+    [InlineData("2bbec1b7-7911", "2bbec1b7-7911", null)]
+    public void The_domain_parameter_is_a_uuid_in_any_spelling_or_a_name(string given, string? name, string? uuid)
+    {
+        Assert.Equal(new DomainId(name, uuid), DomainId.Parse(given));
     }
 
     [Theory]
     [InlineData("<domain><memory>1</memory></domain>", "no <name>")]
     [InlineData("<network><name>x</name></network>", "root element is <network>, not <domain>")]
-    [InlineData("<domain><name>x</name><memory unit='parsecs'>1</memory></domain>", "unknown memory unit 'parsecs'")]
+    [InlineData("<domain><name>x</name><uuid>not-a-uuid</uuid></domain>", "<uuid> 'not-a-uuid' is not a UUID")]
     [InlineData("<domain><name>x</name>", "XML: element domain is not closed")]
+    [InlineData("<domain><name>x</na", "XML:")]
     public void A_bad_domain_config_says_what_is_wrong(string xml, string problem)
     {
         var e = Assert.Throws<FormatException>(() => DomainConfig.Parse(xml));
@@ -141,11 +163,13 @@ public class VirtualDomainLogicTests
     {
         string[] Argv(params string[] args) => args;
         var argv = Argv("/usr/bin/qemu-system-x86_64", "-name", "guest=vm1,debug-threads=on", "-uuid", "2BBEC1B7-7911-4A77-8A3D-519F5F77085D");
-        Assert.True(QemuProcesses.Matches(argv, "vm1", null));
-        Assert.False(QemuProcesses.Matches(argv, "vm", null));
-        Assert.False(QemuProcesses.Matches(Argv("/usr/bin/qemu-system-x86_64", "-name", "guest=vm1-b"), "vm1", null));
-        Assert.True(QemuProcesses.Matches(argv, null, "2bbec1b7-7911-4a77-8a3d-519f5f77085d"));
-        Assert.False(QemuProcesses.Matches(argv, null, "00000000-0000-0000-0000-000000000000"));
+        Assert.True(QemuProcesses.Matches(argv, new("vm1", null)));
+        Assert.False(QemuProcesses.Matches(argv, new("vm", null)));
+        Assert.False(QemuProcesses.Matches(Argv("/usr/bin/qemu-system-x86_64", "-name", "guest=vm1-b"), new("vm1", null)));
+        Assert.True(QemuProcesses.Matches(argv, DomainId.Parse("2bbec1b7-7911-4a77-8a3d-519f5f77085d")));
+        Assert.True(QemuProcesses.Matches(argv, DomainId.Parse("2bbec1b779114a778a3d519f5f77085d")));   // the domain parameter without dashes
+        Assert.True(QemuProcesses.Matches(argv, new("other", "2bbec1b7-7911-4a77-8a3d-519f5f77085d")));  // either is enough
+        Assert.False(QemuProcesses.Matches(argv, DomainId.Parse("00000000-0000-0000-0000-000000000000")));
     }
 
     [Fact]
@@ -163,10 +187,21 @@ public class VirtualDomainLogicTests
             Process(100, "qemu-system-x86", "/usr/bin/qemu-system-x86_64", "-name", "guest=vm1,debug-threads=on");
             Process(200, "bash", "grep", "-name", "guest=vm1,x");   // not a qemu
             Process(300, "qemu-kvm", "/usr/libexec/qemu-kvm", "-name", "guest=vm2");
-            Directory.CreateDirectory($"{proc}/self");
-            Assert.Equal([100], QemuProcesses.Find("vm1", null, proc));
-            Assert.Equal([300], QemuProcesses.Find("vm2", null, proc));
-            Assert.Empty(QemuProcesses.Find("vm3", null, proc));
+            Process(400, "my-hypervisor-w", "/opt/my-hypervisor-wrapper", "-name", "guest=vm4");   // a custom emulator
+            Process(500, "kvm", "/usr/bin/kvm", "-name", "guest=vm5");
+            Process(600, "qemu-system-x86", "/usr/bin/qemu-system-x86_64", "-name", "guest=vm6");
+            Directory.CreateDirectory($"{proc}/self/ns");
+            File.CreateSymbolicLink($"{proc}/self/ns/net", "net:[1]");
+            Directory.CreateDirectory($"{proc}/600/ns");
+            File.CreateSymbolicLink($"{proc}/600/ns/net", "net:[2]");                     // another host's qemu
+            Assert.Equal([100], QemuProcesses.Find(new("vm1", null), null, proc));
+            Assert.Equal([300], QemuProcesses.Find(new("vm2", null), null, proc));
+            Assert.Empty(QemuProcesses.Find(new("vm3", null), null, proc));
+            Assert.Empty(QemuProcesses.Find(new("vm4", null), null, proc));
+            Assert.Equal([400], QemuProcesses.Find(new("vm4", null), "/opt/my-hypervisor-wrapper", proc));
+            Assert.Equal([500], QemuProcesses.Find(new("vm5", null), null, proc));
+            Assert.Empty(QemuProcesses.Find(new("vm6", null), null, proc));
+            Assert.Equal([100], QemuProcesses.Find(new("vm1", null), null, proc));        // its namespace unreadable: counts as ours
         }
         finally { Directory.Delete(proc, recursive: true); }
     }
@@ -205,17 +240,6 @@ public class VirtualDomainLogicTests
         var error = RpcError.Read(new XdrReader(body));
         Assert.Equal(42, error.ErrorCode);
         Assert.Equal("Domain not found: no domain with matching name 'nosuchdom'", error.Reason);
-    }
-
-    [Theory]
-    [InlineData("1", "KiB", 0)]
-    [InlineData("1048576", null, 1024)]
-    [InlineData("512", "MiB", 512)]
-    [InlineData("1", "G", 1024)]
-    [InlineData("1000000000", "bytes", 953)]
-    public void Memory_units_convert_to_MiB(string value, string? unit, long mib)
-    {
-        Assert.Equal(mib, DomainConfig.ToMiB(value, unit));
     }
 
     [Fact]

@@ -143,7 +143,7 @@ public sealed class StateFileAgent : ResourceAgent
     private OcfResult Monitor(OcfContext ctx)
     {
         var role = ReadRole(ctx);
-        if (role == Role.Stopped) return OcfResult.NotRunning;
+        if (role == Role.Stopped) return OcfResult.NotRunning();
         if (ctx.Get(Check) == "owned" && ReadLines(ctx)[0] != ctx.Instance)
             return OcfResult.Generic($"state file belongs to '{OneLine.Of(ReadLines(ctx)[0], 60)}'");
         if (ctx.IsSet(FaultFile) && File.Exists(ctx.Get(FaultFile)))

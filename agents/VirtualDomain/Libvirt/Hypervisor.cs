@@ -3,12 +3,6 @@ using KvmOcf.Ocf;
 
 namespace KvmOcf.Libvirt;
 
-/// <summary>A domain as the agent names it: by name or by UUID.</summary>
-internal readonly record struct DomainId(string? Name, string? Uuid)
-{
-    public override string ToString() => Name ?? Uuid ?? "?";
-}
-
 /// <summary>virDomainState.</summary>
 internal enum DomainState { NoState = 0, Running = 1, Blocked = 2, Paused = 3, Shutdown = 4, Shutoff = 5, Crashed = 6, PmSuspended = 7 }
 
@@ -122,29 +116,82 @@ internal sealed unsafe class Hypervisor : IDisposable
         return 0;
     });
 
-    /// <summary>Whether <paramref name="file"/> exists on this hypervisor's host: libvirt has no
-    /// "stat", so a transient directory pool over its directory is started, asked for the file as a
-    /// volume, and destroyed again. False when the directory or the file is missing there.</summary>
-    public bool FileExists(string file, Deadline deadline) => Bounded($"checking {file}", deadline, () =>
+    /// <summary>Whether <paramref name="file"/> exists on this hypervisor's host. libvirt has no
+    /// "stat": a storage pool over the file's directory is asked for it as a volume. libvirt refuses
+    /// a second pool on a path, so a pool already there is used (refreshed first; an inactive one
+    /// started for the check and stopped again); else a transient pool is created for the check and
+    /// destroyed. Transient pools a check could not destroy (it ran out of time) are removed by the
+    /// next check. False when the directory or the file is missing there.</summary>
+    public bool FileExists(string file, Deadline deadline) => Bounded($"checking {file} on {Uri}", deadline, () =>
     {
-        var dir = Path.GetDirectoryName(file)!;
-        var poolName = $"kvmocf-check-{Environment.ProcessId}-{Environment.TickCount64 & 0xffffff}";
-        var xml = $"<pool type='dir'><name>{Xml.Escape(poolName)}</name><target><path>{Xml.Escape(dir)}</path></target></pool>";
-        var pool = LibvirtNative.StoragePoolCreateXml(_conn, xml, 0);
-        if (pool == 0) return false;
+        var directory = Path.GetDirectoryName(file)!;
+        var pools = ListPools();
         try
         {
-            var volume = LibvirtNative.StorageVolLookupByName(pool, Path.GetFileName(file));
-            if (volume == 0) return false;
-            LibvirtNative.StorageVolFree(volume);
-            return true;
+            foreach (var (pool, name, path, active) in pools)
+                if (name.StartsWith(CheckPoolPrefix, StringComparison.Ordinal) && active && IsStale(name)) LibvirtNative.StoragePoolDestroy(pool);
+            if (pools.FirstOrDefault(p => p.Path is { } path && Path.TrimEndingDirectorySeparator(path) == directory) is { Pool: not 0 } existing)
+            {
+                if (existing.Active)
+                {
+                    Check(LibvirtNative.StoragePoolRefresh(existing.Pool, 0), $"refreshing storage pool {existing.Name}");
+                    return HasVolume(existing.Pool, Path.GetFileName(file));
+                }
+                if (LibvirtNative.StoragePoolCreate(existing.Pool, 0) < 0) return false;
+                try { return HasVolume(existing.Pool, Path.GetFileName(file)); }
+                finally { LibvirtNative.StoragePoolDestroy(existing.Pool); }
+            }
         }
+        finally { foreach (var p in pools) LibvirtNative.StoragePoolFree(p.Pool); }
+
+        var poolName = $"{CheckPoolPrefix}{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}-{Environment.ProcessId}";
+        var xml = $"<pool type='dir'><name>{Xml.Escape(poolName)}</name><target><path>{Xml.Escape(directory)}</path></target></pool>";
+        var transient = LibvirtNative.StoragePoolCreateXml(_conn, xml, 0);
+        if (transient == 0) return false;
+        try { return HasVolume(transient, Path.GetFileName(file)); }
         finally
         {
-            LibvirtNative.StoragePoolDestroy(pool);
-            LibvirtNative.StoragePoolFree(pool);
+            LibvirtNative.StoragePoolDestroy(transient);
+            LibvirtNative.StoragePoolFree(transient);
         }
     });
+
+    private const string CheckPoolPrefix = "kvmocf-check-";
+
+    /// <summary>A check pool older than any check could take (its name carries its creation time).</summary>
+    private static bool IsStale(string name) =>
+        long.TryParse(name[CheckPoolPrefix.Length..].Split('-')[0], out var created) &&
+        DateTimeOffset.UtcNow.ToUnixTimeSeconds() - created > 600;
+
+    private static bool HasVolume(nint pool, string name)
+    {
+        var volume = LibvirtNative.StorageVolLookupByName(pool, name);
+        if (volume == 0) return false;
+        LibvirtNative.StorageVolFree(volume);
+        return true;
+    }
+
+    /// <summary>Every storage pool with its name, target path (null for pools without one) and
+    /// whether it is active; the caller frees the handles.</summary>
+    private List<(nint Pool, string Name, string? Path, bool Active)> ListPools()
+    {
+        nint* handles;
+        int count = Check(LibvirtNative.ConnectListAllStoragePools(_conn, &handles, 0), "listing storage pools");
+        var pools = new List<(nint, string, string?, bool)>(count);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var name = LibvirtNative.PeekString(LibvirtNative.StoragePoolGetName(handles[i])) ?? "";
+                string? path = null;
+                try { path = Xml.Parse(LibvirtNative.TakeString(LibvirtNative.StoragePoolGetXmlDesc(handles[i], 0)) ?? "").Element("target")?.Element("path")?.Text.Trim(); }
+                catch (FormatException) { }
+                pools.Add((handles[i], name, path, LibvirtNative.StoragePoolIsActive(handles[i]) == 1));
+            }
+        }
+        finally { LibvirtNative.Free(handles); }
+        return pools;
+    }
 
     internal nint Handle => _conn;
 

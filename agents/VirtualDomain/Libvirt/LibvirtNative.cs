@@ -160,6 +160,15 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Lib, EntryPoint = "virStoragePoolFree")]
     public static partial int StoragePoolFree(nint pool);
 
+    [LibraryImport(Lib, EntryPoint = "virConnectListAllStoragePools")]
+    public static partial int ConnectListAllStoragePools(nint conn, nint** pools, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "virStoragePoolGetName")]
+    public static partial byte* StoragePoolGetName(nint pool);
+
+    [LibraryImport(Lib, EntryPoint = "virStoragePoolGetXMLDesc")]
+    public static partial byte* StoragePoolGetXmlDesc(nint pool, uint flags);
+
     [LibraryImport(Lib, EntryPoint = "virStorageVolLookupByName", StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint StorageVolLookupByName(nint pool, string name);
 

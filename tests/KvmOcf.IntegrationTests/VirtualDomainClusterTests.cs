@@ -114,6 +114,48 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         Assert.Equal(0, Run("n1", d, "stop", more: new(onlyHere) { ["force_stop"] = "true" }).Code);
     }
 
+    /// <summary>libvirt refuses a second pool on a path, so the target check must use the pools the
+    /// target already has on the config's directory (active: refreshed; inactive: started for the
+    /// check and stopped again), and it sweeps away check pools an earlier, interrupted check left.</summary>
+    [Theory]
+    [InlineData("active")]
+    [InlineData("inactive")]
+    public void A_target_with_a_storage_pool_on_the_config_directory_takes_the_guest_live(string poolState)
+    {
+        var d = Domain();
+        var pool = $"kvmocf-shared-{Guid.NewGuid().ToString()[..4]}";
+        var stale = "kvmocf-check-1000000000-1";
+        var elsewhere = Directory.CreateTempSubdirectory("kvmocf-stale-").FullName;
+        var virsh = new[] { "virsh", "-c", "qemu:///system" };
+        Assert.True(cluster.On("n2", [.. virsh, "pool-define-as", pool, "dir", "--target", cluster.SharedDirectory]).Succeeded);
+        if (poolState == "active") Assert.True(cluster.On("n2", [.. virsh, "pool-start", pool]).Succeeded);
+        Assert.True(cluster.On("n2", [.. virsh, "pool-create-as", stale, "dir", "--target", elsewhere]).Succeeded);
+        try
+        {
+            Assert.Equal(0, Run("n1", d, "start").Code);
+            Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
+            var before = d.Uptime()!.Value;
+            var to = Run("n1", d, "migrate_to");
+            Assert.True(to.Code == 0, to.ToString());
+            Assert.Equal(0, Run("n2", d, "migrate_from").Code);
+            Assert.True(RunsOn("n2", d) && !RunsOn("n1", d));
+            Assert.True(Sh.Eventually(() => d.Uptime() > before + 2, TimeSpan.FromSeconds(20)), "the guest's uptime did not keep counting");
+            var pools = cluster.On("n2", [.. virsh, "pool-list", "--all", "--name"]).StandardOutput;
+            Assert.DoesNotContain(stale, pools);                                       // the leftover was swept away
+            Assert.DoesNotContain("kvmocf-check-", pools);                             // and the check left none of its own
+            var info = cluster.On("n2", [.. virsh, "pool-info", pool]).StandardOutput;
+            Assert.Matches(poolState == "active" ? @"State:\s+running" : @"State:\s+inactive", info);   // left as it was found
+            Assert.Equal(0, Run("n2", d, "stop", more: new() { ["force_stop"] = "true" }).Code);
+        }
+        finally
+        {
+            cluster.On("n2", [.. virsh, "pool-destroy", pool]);
+            cluster.On("n2", [.. virsh, "pool-undefine", pool]);
+            cluster.On("n2", [.. virsh, "pool-destroy", stale]);
+            Directory.Delete(elsewhere);
+        }
+    }
+
     [Fact]
     public void An_unreachable_target_is_refused_quickly()
     {

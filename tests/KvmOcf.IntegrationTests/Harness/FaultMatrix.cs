@@ -1,0 +1,47 @@
+using System.Text;
+using Xunit.Abstractions;
+
+namespace KvmOcf.IntegrationTests.Harness;
+
+/// <summary>A standing table of faults and what an agent answers under each: every row is run
+/// and recorded, the whole table is printed (test output and build/test-results/fault-matrix-
+/// &lt;Agent&gt;.md, pasted into README), and only then does the test fail on the rows that went wrong.</summary>
+public sealed class FaultMatrix(string agent, ITestOutputHelper output)
+{
+    private readonly List<(string Case, string Action, string Expected, string Got, TimeSpan Took, bool Ok)> _rows = [];
+
+    /// <summary>Records <paramref name="run"/>: right when its code is one of <paramref name="expected"/>,
+    /// it answered before <paramref name="within"/>, and it printed no stack trace.</summary>
+    public AgentRun Row(string fault, string action, AgentRun run, TimeSpan within, params int[] expected)
+    {
+        bool ok = expected.Contains(run.Code) && run.Elapsed < within && !run.Stderr.Contains("   at ");
+        var got = run.Code.ToString() + (run.ExitReason is { Length: > 0 } why ? $" ({why})" : "");
+        _rows.Add((fault, action, string.Join(" or ", expected), got, run.Elapsed, ok));
+        return run;
+    }
+
+    /// <summary>Records a fact the fault must not change (e.g. "the guest runs exactly once").</summary>
+    public void Fact(string fault, string what, bool holds) => _rows.Add((fault, what, "holds", holds ? "holds" : "VIOLATED", TimeSpan.Zero, holds));
+
+    public string Markdown()
+    {
+        var sb = new StringBuilder("| fault | action | expected | got | time |\n|---|---|---|---|---|\n");
+        foreach (var r in _rows)
+            sb.Append($"| {r.Case} | {r.Action} | {r.Expected} | {(r.Ok ? "" : "**✗** ")}{r.Got.Replace("|", "\\|")} | {Time(r.Took)} |\n");
+        return sb.ToString();
+    }
+
+    private static string Time(TimeSpan t) =>
+        t == TimeSpan.Zero ? "" : t < TimeSpan.FromSeconds(1) ? $"{t.TotalMilliseconds:0} ms" : $"{t.TotalSeconds:0.0} s";
+
+    /// <summary>Prints and saves the table, then fails if any row went wrong.</summary>
+    public void Verify()
+    {
+        var table = Markdown();
+        output.WriteLine(table);
+        var results = Directory.CreateDirectory(Path.Combine(Repo.Build, "test-results")).FullName;
+        File.WriteAllText(Path.Combine(results, $"fault-matrix-{agent}.md"), table);
+        var wrong = _rows.Where(r => !r.Ok).Select(r => $"{r.Case} / {r.Action}: expected {r.Expected}, got {r.Got} in {r.Took.TotalSeconds:0.0}s").ToList();
+        Assert.True(wrong.Count == 0, "rows that went wrong:\n" + string.Join('\n', wrong) + "\n\n" + table);
+    }
+}

@@ -61,8 +61,16 @@ public sealed class OcfContext
         return null;
     }
 
-    /// <summary>Checks every declared parameter; the first problem, as a one-line reason, or null.</summary>
-    internal string? ValidateParameters()
+    /// <summary>The first required parameter that is not set, as a one-line reason, or null.</summary>
+    internal string? MissingRequired() =>
+        _agent.Parameters.FirstOrDefault(p => p.Required && !IsNotUtf8(p) && RawValue(p) is null) is { } missing
+            ? $"required parameter '{missing.Name}' is not set" : null;
+
+    private bool IsNotUtf8(Parameter parameter) =>
+        parameter.FormerNames.Prepend(parameter.Name).Any(name => Environment.IsNotUtf8("OCF_RESKEY_" + name));
+
+    /// <summary>Checks every value given; the first problem, as a one-line reason, or null.</summary>
+    internal string? InvalidValue()
     {
         foreach (var parameter in _agent.Parameters)
         {
@@ -70,12 +78,7 @@ public sealed class OcfContext
                 if (Environment.IsNotUtf8("OCF_RESKEY_" + name))
                     return $"parameter '{name}': value is not valid UTF-8";
 
-            var text = RawValue(parameter);
-            if (text is null)
-            {
-                if (parameter.Required) return $"required parameter '{parameter.Name}' is not set";
-                continue;
-            }
+            if (RawValue(parameter) is not { } text) continue;
             if (parameter.Problem(text) is { } problem) return Describe(parameter, text, problem);
 
             if (Environment.NonEmpty(parameter.EnvironmentName) is null)

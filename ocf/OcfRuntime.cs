@@ -74,7 +74,7 @@ public static class OcfRuntime
         }
         catch (OcfException e)
         {
-            return Finish(e.Result, stderr, prefix, null);
+            return Finish(ExitCodeRules.Apply(args.Count > 0 ? args[0] : "", e.Result), stderr, prefix, null);
         }
         catch (Exception e)
         {
@@ -82,13 +82,22 @@ public static class OcfRuntime
         }
     }
 
-    /// <summary>The action after the parameter checks every action starts with (a stop that cannot
-    /// know what to stop must not say "stopped").</summary>
+    /// <summary>The action after the parameter checks. start and validate-all refuse any problem
+    /// (OCF_ERR_CONFIGURED). Every other action needs its required parameters, but a value it may
+    /// not even read must not stop it: a stop that fails makes pacemaker fence the node, so a typo in
+    /// a tuning parameter would fence every node where the resource is probed. Those actions log the
+    /// problem and go on; a value they do read and cannot use fails them (and, by
+    /// <see cref="ExitCodeRules"/>, with 1: the resource is then stopped, and start refuses).</summary>
     private static OcfResult Perform(ResourceAgent agent, OcfAction? declared, OcfContext context)
     {
-        if (context.ValidateParameters() is { } problem) return OcfResult.Configured(problem);
-        if (Guard(() => agent.ValidateConfiguration(context), context) is { IsSuccess: false } invalid)
-            return invalid with { Code = OcfExitCode.ErrConfigured };
+        if (context.MissingRequired() is { } missing) return OcfResult.Configured(missing);
+        var problem = context.InvalidValue() ??
+            (Guard(() => agent.ValidateConfiguration(context), context) is { IsSuccess: false } invalid ? invalid.Reason ?? "invalid configuration" : null);
+        if (problem is not null)
+        {
+            if (ExitCodeRules.ChecksConfiguration(context.Action)) return OcfResult.Configured(problem);
+            context.Log.LogWarning("{Problem} (start would refuse this configuration)", problem);
+        }
         return declared is null ? ValidateAll(agent, context) : Invoke(declared, context);
     }
 

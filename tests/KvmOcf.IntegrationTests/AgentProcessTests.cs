@@ -48,7 +48,7 @@ public class AgentProcessTests : IDisposable
 
     [Fact]
     public void A_value_that_is_not_utf8_is_a_configuration_error() =>
-        AssertOneLineFailure(6, "parameter 'state': value is not valid UTF-8", Agent("monitor", "OCF_RESKEY_state=$'/tmp/\\xff\\xfe'"));
+        AssertOneLineFailure(6, "parameter 'state': value is not valid UTF-8", Agent("start", "OCF_RESKEY_state=$'/tmp/\\xff\\xfe'"));
 
     [Fact]
     public void A_huge_value_is_a_configuration_error() =>
@@ -76,8 +76,11 @@ public class AgentProcessTests : IDisposable
         AssertOneLineFailure(6, "OCF_RESKEY_CRM_meta_timeout", Agent("start", $"OCF_RESKEY_state={State} OCF_RESKEY_CRM_meta_timeout=soon"));
 
     [Fact]
-    public void A_missing_required_parameter_is_a_configuration_error() =>
-        AssertOneLineFailure(6, "required parameter 'state' is not set", Agent("monitor"));
+    public void A_missing_required_parameter_is_a_configuration_error_and_never_stopped()
+    {
+        AssertOneLineFailure(6, "required parameter 'state' is not set", Agent("start"));
+        AssertOneLineFailure(1, "required parameter 'state' is not set", Agent("monitor"));
+    }
 
     [Fact]
     public void An_unknown_action_is_unimplemented_with_usage()

@@ -236,11 +236,15 @@ public sealed class VirtualDomainTests : IDisposable
         Assert.Equal(3, Run(d, "frobnicate").Code);
         Assert.Equal(6, Run(d, "start", new() { ["config"] = "" }).Code);
         Assert.Equal(6, Run(d, "start", new() { ["shutdown_mode"] = "acpi,reboot" }).Code);
-        Assert.Equal(6, Run(d, "monitor", new() { ["migration_speed"] = "10M" }).Code);
-        var both = Run(d, "stop", new() { ["force_stop"] = "1", ["snapshot"] = "/var/lib/snapshots" });
+        Assert.Equal(6, Run(d, "start", new() { ["migration_speed"] = "10M" }).Code);
+        Assert.Equal(7, Run(d, "monitor", new() { ["migration_speed"] = "10M" }).Code);   // a value it does not read
+        var both = Run(d, "start", new() { ["force_stop"] = "1", ["snapshot"] = "/var/lib/snapshots" });
         Assert.Equal(6, both.Code);
         Assert.Single(both.Stderr.Split('\n'), l => l.StartsWith("ocf-exit-reason:"));
         Assert.DoesNotContain("   at ", both.Stderr);
+        var stop = Run(d, "stop", new() { ["force_stop"] = "1", ["snapshot"] = "/var/lib/snapshots" });
+        Assert.Equal(0, stop.Code);                                        // stopped is stopped: no fencing for a typo
+        Assert.Contains("start would refuse this configuration", stop.Stderr);
     }
 
     [Fact]

@@ -53,9 +53,24 @@ public class ExitCodeRulesTests
     }
 
     [Fact]
-    public void Invalid_parameters_stay_invalid_everywhere()
+    public void An_invalid_value_fails_start_and_only_the_actions_that_read_it()
     {
-        var outcome = Outcome.Run(new SampleAgent(), "monitor", new Dictionary<string, string> { ["OCF_RESKEY_path"] = "relative" });
-        Assert.Equal(6, outcome.ExitCode);
+        var env = new Dictionary<string, string>(Env("10000")) { ["OCF_RESKEY_count"] = "many" };
+        Assert.Equal(6, Outcome.Run(new SampleAgent(), "start", env).ExitCode);
+        var stop = Outcome.Run(new SampleAgent(), "stop", env);                  // a stop that does not need it stops
+        Assert.Equal(0, stop.ExitCode);
+        Assert.Contains("WARNING: parameter 'count': 'many' is not an integer (start would refuse this configuration)", stop.Stderr);
+        var reads = Outcome.Run(new SampleAgent { OnMonitor = c => c.Get(SampleAgent.Count) > 0 ? OcfResult.Success : OcfResult.NotRunning() }, "monitor", env);
+        Assert.Equal(1, reads.ExitCode);                                         // could not tell: never 6 or 7
+        Assert.Equal("parameter 'count': 'many' is not an integer", reads.ExitReason);
+    }
+
+    [Fact]
+    public void A_missing_required_parameter_fails_every_action_and_never_says_stopped()
+    {
+        Assert.Equal(6, Outcome.Run(new SampleAgent(), "start", new Dictionary<string, string>()).ExitCode);
+        var probe = Outcome.Run(new SampleAgent(), "monitor", new Dictionary<string, string> { ["OCF_RESKEY_CRM_meta_interval"] = "0" });
+        Assert.Equal(1, probe.ExitCode);
+        Assert.Equal("required parameter 'path' is not set", probe.ExitReason);
     }
 }

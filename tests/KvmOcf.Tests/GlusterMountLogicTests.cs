@@ -112,7 +112,7 @@ public class GlusterMountLogicTests
     public void Bad_parameters_are_configuration_errors(string name, string value, string reason)
     {
         var env = new Dictionary<string, string> { ["OCF_RESKEY_device"] = "gl1:/gv0", ["OCF_RESKEY_directory"] = "/mnt/gv0", ["OCF_RESKEY_" + name] = value };
-        var outcome = Outcome.Run(new GlusterMountAgent(), "monitor", env);
+        var outcome = Outcome.Run(new GlusterMountAgent(), "start", env);
         Assert.Equal(6, outcome.ExitCode);
         Assert.Equal(reason, outcome.ExitReason);
     }

@@ -15,9 +15,9 @@ public class ParameterTests
     public static TheoryData<string, string, int, string?> BadAndGoodValues => new()
     {
         // parameter, value, expected exit code, text the reason must contain
-        { "count", "7", 7, null },
-        { "count", "", 7, null },                                     // empty = unset = default
-        { "count", " 42 ", 7, null },
+        { "count", "7", 0, null },
+        { "count", "", 0, null },                                     // empty = unset = default
+        { "count", " 42 ", 0, null },
         { "count", "-1", 6, "must be between 0 and 100" },
         { "count", "101", 6, "must be between 0 and 100" },
         { "count", "99999999999999999999999", 6, "is out of range" },
@@ -26,17 +26,17 @@ public class ParameterTests
         { "count", "0x10", 6, "is not an integer" },
         { "count", "1e3", 6, "is not an integer" },
         { "count", "٣", 6, "is not an integer" },                     // Arabic-Indic digit
-        { "flag", "yes", 7, null },
-        { "flag", "OFF", 7, null },
+        { "flag", "yes", 0, null },
+        { "flag", "OFF", 0, null },
         { "flag", "maybe", 6, "is not a boolean" },
         { "flag", "2", 6, "is not a boolean" },
-        { "mode", "fast", 7, null },
+        { "mode", "fast", 0, null },
         { "mode", "FAST", 6, "must be one of fast, safe" },
         { "mode", "turbo", 6, "must be one of fast, safe" },
-        { "wait", "90", 7, null },
-        { "wait", "500ms", 7, null },
-        { "wait", "2min", 7, null },
-        { "wait", "1h", 7, null },
+        { "wait", "90", 0, null },
+        { "wait", "500ms", 0, null },
+        { "wait", "2min", 0, null },
+        { "wait", "1h", 0, null },
         { "wait", "2h", 6, "must be between 0s and 3600s" },
         { "wait", "-5s", 6, "is not a time" },
         { "wait", "5 parsecs", 6, "is not a time" },
@@ -44,14 +44,14 @@ public class ParameterTests
         { "path", "relative/dir", 6, "is not an absolute path" },
         { "path", "/tmp/a\nb", 6, "contains control characters" },
         { "path", "/" + new string('a', 5000), 6, "at most 4096 are allowed" },
-        { "path", "/tmp/ünïcødé ✓", 7, null },
+        { "path", "/tmp/ünïcødé ✓", 0, null },
     };
 
     [Theory]
     [MemberData(nameof(BadAndGoodValues))]
     public void Each_type_accepts_good_values_and_rejects_bad_ones_with_one_line(string name, string value, int code, string? reason)
     {
-        var outcome = Outcome.Run(new SampleAgent(), "monitor", Env((name, value)));
+        var outcome = Outcome.Run(new SampleAgent(), "start", Env((name, value)));
 
         Assert.Equal(code, outcome.ExitCode);
         Assert.False(outcome.HasStackTrace);
@@ -96,7 +96,7 @@ public class ParameterTests
         Assert.True(env.IsNotUtf8("OCF_RESKEY_path"));
         Assert.Equal("r1", env.ResourceInstance);
         var stderr = new StringWriter();
-        var code = OcfRuntime.Run(new SampleAgent(), ["monitor"], env, new StringWriter(), stderr);
+        var code = OcfRuntime.Run(new SampleAgent(), ["start"], env, new StringWriter(), stderr);
         Assert.Equal(6, code);
         Assert.EndsWith("ocf-exit-reason:parameter 'path': value is not valid UTF-8", stderr.ToString().TrimEnd());
     }
@@ -114,7 +114,7 @@ public class ParameterTests
     [Fact]
     public void A_long_bad_value_is_quoted_short()
     {
-        var outcome = Outcome.Run(new SampleAgent(), "monitor", Env(("count", new string('9', 3000) + "x")));
+        var outcome = Outcome.Run(new SampleAgent(), "start", Env(("count", new string('9', 3000) + "x")));
         Assert.Equal(6, outcome.ExitCode);
         Assert.Single(outcome.ExitReasons);
         Assert.Contains("…", outcome.ExitReason);
@@ -180,9 +180,9 @@ public class ParameterTests
             var environ = Encoding.ASCII.GetBytes($"OCF_RESKEY_CRM_meta_interval=10000\0OCF_RESKEY_path=/tmp/x\0OCF_RESKEY_{name}=")
                 .Concat(bytes.Select(b => b == 0 ? (byte)1 : b)).Append((byte)0).ToArray();
             var stderr = new StringWriter();
-            var code = OcfRuntime.Run(new SampleAgent(), ["monitor"], OcfEnvironment.Parse(environ), new StringWriter(), stderr);
+            var code = OcfRuntime.Run(new SampleAgent(), ["start"], OcfEnvironment.Parse(environ), new StringWriter(), stderr);
 
-            Assert.Contains(code, new[] { 6, 7 });
+            Assert.Contains(code, new[] { 0, 6 });
             var lines = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.True(lines.Count(l => l.StartsWith("ocf-exit-reason:")) == (code == 6 ? 1 : 0), stderr.ToString());
             Assert.DoesNotContain(lines, l => l.Contains("   at "));

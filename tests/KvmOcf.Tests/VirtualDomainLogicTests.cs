@@ -56,7 +56,7 @@ public class VirtualDomainLogicTests
     [Fact]
     public void A_bad_migrate_option_is_a_configuration_error_through_the_runtime()
     {
-        var outcome = Outcome.Run(new VirtualDomainAgent(), "stop", new Dictionary<string, string>
+        var outcome = Outcome.Run(new VirtualDomainAgent(), "start", new Dictionary<string, string>
         {
             ["OCF_RESKEY_config"] = "/etc/libvirt/qemu/vm1.xml",
             ["OCF_RESKEY_migrate_options"] = "--live --timeout 30",

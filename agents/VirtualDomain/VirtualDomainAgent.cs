@@ -166,6 +166,15 @@ public sealed class VirtualDomainAgent : ResourceAgent
             "guest paused by an admin or by a migration is not affected. 0: fail at once.",
     };
 
+    public static readonly BooleanParameter RequireDiskLeases = new("require_disk_leases")
+    {
+        ShortDescription = "Start only a guest whose writable disks hold leases",
+        LongDescription = "libvirt's lock manager (virtlockd with file_lockspace_dir on shared storage, or sanlock) makes a " +
+            "second start of the same disks fail inside libvirt instead of corrupting them. start and validate-all " +
+            "(OCF_CHECK_LEVEL=10) report which writable disks such a lease protects; with this set, start refuses " +
+            "(OCF_ERR_INSTALLED) a guest with an unprotected writable disk.",
+    };
+
     public static readonly BooleanParameter AutosetCpu = Autoset("cpu", "CPU", "the number of domainU's vCPUs from virsh");
     public static readonly BooleanParameter AutosetHostMemory = Autoset("host_memory", "host_memory", "the Max memory from virsh");
     public static readonly BooleanParameter AutosetHvMemory = Autoset("hv_memory", "hv_memory", "the Max memory from virsh");
@@ -320,7 +329,7 @@ public sealed class VirtualDomainAgent : ResourceAgent
     public override IReadOnlyList<Parameter> Parameters =>
     [
         Config, DomainName, HypervisorUri, ForceStop, ShutdownMode, DestroyTimeout, Snapshot, SaveConfigOnStop,
-        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout, GuestAgentStartup, IoErrorGrace,
+        SyncConfigOnStop, StartResources, BackingFile, Stateless, CopyInDirs, MonitorScripts, GuestAgentTimeout, GuestAgentStartup, IoErrorGrace, RequireDiskLeases,
         AutosetCpu, AutosetHostMemory, AutosetHvMemory, UnsetCpu, UnsetHostMemory, UnsetHvMemory,
         MigrationTransport, MigrationUser, MigrationDowntime, MigrationSpeed, MigrationNetworkSuffix, MigrateUri,
         MigrateOptions, MigratePort, RemoteUri, MigrationAutoConverge, MigrationPostcopy,

@@ -51,6 +51,8 @@ public sealed class KvmCluster : IDisposable
     public string[] Prefix(string node) => ["nsenter", "-t", Sh.Ok(Lab("pid", node)).StandardOutput.Trim(), "-m", "-u", "-n", "--"];
 
     public void KillNode(string node) => Sh.Ok(Lab("node-kill", node));
+    /// <summary>Restarts the node's libvirtd (with a virtlockd), which re-reads /etc/libvirt/qemu.conf.</summary>
+    public void RestartLibvirt(string node) => Sh.Ok(Lab("restart-libvirt", node), TimeSpan.FromMinutes(1));
     public void StartNode(string node) => Sh.Ok(Lab("node-start", node));
     public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
 

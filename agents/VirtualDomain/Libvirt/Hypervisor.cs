@@ -20,6 +20,8 @@ internal sealed class LibvirtException(string what, int code, string message)
 internal sealed unsafe class Hypervisor : IDisposable
 {
     private static bool _errorsSilenced;
+    /// <summary>A call has already gone unanswered: closing would wait for that daemon too.</summary>
+    private static bool _unresponsive;
     private nint _conn;
 
     private Hypervisor(string uri, nint conn) { Uri = uri; _conn = conn; }
@@ -44,7 +46,11 @@ internal sealed unsafe class Hypervisor : IDisposable
     public static T Bounded<T>(string what, Deadline deadline, Func<T> call)
     {
         try { return deadline.Run(what, call); }
-        catch (DeadlineExceededException) { throw new PeerUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)"); }
+        catch (DeadlineExceededException)
+        {
+            _unresponsive = true;
+            throw new PeerUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)");
+        }
         catch (DllNotFoundException) { throw new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed"); }
     }
 
@@ -198,9 +204,10 @@ internal sealed unsafe class Hypervisor : IDisposable
     public void Dispose()
     {
         var conn = Interlocked.Exchange(ref _conn, 0);
-        // Closing can block on a hung daemon too; a short, separate budget, then let it go.
-        if (conn != 0)
-            try { Bounded("closing the connection", Deadline.After(TimeSpan.FromSeconds(2)), () => LibvirtNative.ConnectClose(conn)); }
+        // Closing waits for the daemon too: not at all for one that has not answered, and briefly
+        // otherwise (the process exit closes the socket anyway).
+        if (conn != 0 && !_unresponsive)
+            try { Bounded("closing the connection", Deadline.After(TimeSpan.FromMilliseconds(500)), () => LibvirtNative.ConnectClose(conn)); }
             catch (OcfException) { }
     }
 }

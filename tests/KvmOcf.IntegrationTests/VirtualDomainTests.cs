@@ -339,6 +339,8 @@ public sealed class VirtualDomainTests : IDisposable
         Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true", ["save_config_on_stop"] = "true" }).Code);
         var saved = File.ReadAllText(d.ConfigPath);
         Assert.Contains("<uuid>", saved);                                  // libvirt's own, complete definition
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(d.ConfigPath));   // it may carry secrets
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(d.ConfigPath)!, $".{d.Name}.xml.kvmocf-*"));
         Assert.Contains($"<name>{d.Name}</name>", saved);
         Assert.Equal(0, Run(d, "start").Code);                             // and it still starts
         Assert.Equal(0, Run(d, "stop", new() { ["force_stop"] = "true" }).Code);

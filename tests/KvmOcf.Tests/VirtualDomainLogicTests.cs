@@ -70,6 +70,7 @@ public class VirtualDomainLogicTests
     [Theory]
     [InlineData("force_stop", "true", "snapshot", "/var/lib/snap", "The 'force_stop' and 'snapshot' options can not be used together.")]
     [InlineData("stateless", "true", "monitor_scripts", "", "Stateless functionality can't be achieved without a backing file.")]
+    [InlineData("copyindirs", "-v /etc/app", "monitor_scripts", "", "parameter 'copyindirs': '-v /etc/app' must be absolute paths, separated by spaces")]
     public void Contradicting_parameters_are_a_configuration_error(string p1, string v1, string p2, string v2, string reason)
     {
         var env = new Dictionary<string, string> { ["OCF_RESKEY_config"] = "/x.xml", ["OCF_RESKEY_" + p1] = v1, ["OCF_RESKEY_" + p2] = v2 };

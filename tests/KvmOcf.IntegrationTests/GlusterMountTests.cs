@@ -33,7 +33,8 @@ public sealed class GlusterMountTests : IDisposable
 
     private static string Agent => Path.Combine(Repo.StagedAgents, "GlusterMount");
 
-    private AgentRun Run(GlusterLab lab, string action, Dictionary<string, string>? more = null, string interval = "20000", TimeSpan? timeout = null)
+    private AgentRun Run(GlusterLab lab, string action, Dictionary<string, string>? more = null, string interval = "20000", TimeSpan? timeout = null,
+        IEnumerable<string>? prefix = null, Dictionary<string, string>? extra = null)
     {
         var parameters = new Dictionary<string, string>
         {
@@ -46,10 +47,25 @@ public sealed class GlusterMountTests : IDisposable
         };
         if (lab.BackupServers.Length > 0) parameters["backup_volfile_servers"] = lab.BackupServers;
         foreach (var (k, v) in more ?? []) parameters[k] = v;
-        return AgentRun.Run(Agent, action, parameters, timeout ?? Timeout, lab.ClientPrefix);
+        return AgentRun.Run(Agent, action, parameters, timeout ?? Timeout, prefix ?? lab.ClientPrefix, extra);
     }
 
-    private bool Mounted() => File.ReadAllText("/proc/self/mountinfo").Contains($" {_mountPoint} ");
+    private bool Mounted() => Mounted(_mountPoint);
+
+    private static bool Mounted(string mountPoint) => File.ReadAllText("/proc/self/mountinfo").Contains($" {mountPoint} ");
+
+    /// <summary>Mounts of <paramref name="lab"/>'s volume anywhere in this mount namespace.</summary>
+    private static int MountsOf(GlusterLab lab) =>
+        File.ReadAllLines("/proc/self/mountinfo").Count(l => l.Contains(" fuse.glusterfs ") && l.Contains($":/{lab.Volume} "));
+
+    /// <summary>Waits until the background processes have reached their final program (sleep).</summary>
+    private static void Settled(params System.Diagnostics.Process[] processes) =>
+        Assert.True(Sh.Eventually(() => processes.All(p => ProcessComm(p.Id) == "sleep"), TimeSpan.FromSeconds(10)), "the test's processes did not start");
+
+    private static string? ProcessComm(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); } catch (IOException) { return null; }
+    }
 
     private System.Diagnostics.Process Background(string workingDirectory, params string[] argv)
     {
@@ -175,24 +191,195 @@ public sealed class GlusterMountTests : IDisposable
     }
 
     [Fact]
-    public void Stop_ends_only_the_processes_that_use_the_mount()
+    public void Stop_ends_only_the_processes_that_use_the_volume_in_any_mount_namespace()
     {
+        Directory.CreateDirectory(_mountPoint);
+        var hidden = Background(_mountPoint, "sleep", "300");              // in the directory the mount will hide
         Assert.Equal(0, Run(_three, "start").Code);
+        File.WriteAllText(Path.Combine(_mountPoint, "held"), "x");
         var decoyDirectory = Directory.CreateDirectory(_mountPoint + "-decoy").FullName;
         try
         {
             var decoy = Background(decoyDirectory, "sleep", "300");            // same path prefix, another directory
             var holder = Background("/", "sh", "-c", $"exec 3>{_mountPoint}/held; exec sleep 300");
             var inside = Background(_mountPoint, "sleep", "300");
-            Thread.Sleep(500);
+            // through the copies of the mount in other namespaces: another mount ID, the same filesystem
+            var slave = Background("/", "unshare", "--mount", "--propagation", "slave", "sh", "-c", $"exec 3<{_mountPoint}/held; exec sleep 300");
+            var qemuLike = Background("/", "unshare", "--mount", "--propagation", "private", "sh", "-c", $"exec 3<{_mountPoint}/held; exec sleep 300");
+            // the same path in another namespace, on another filesystem
+            var lookAlike = Background("/", "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                $"umount -l {_mountPoint} && mount -t tmpfs lookalike {_mountPoint} && cd {_mountPoint} && exec sleep 300");
+            Settled(hidden, decoy, holder, inside, slave, qemuLike, lookAlike);
+
             var stop = Run(_three, "stop");
             Assert.True(stop.Code == 0, stop.ToString());
             Assert.False(Mounted());
-            Assert.True(holder.WaitForExit(5000) && inside.WaitForExit(5000));
-            Assert.False(decoy.HasExited);
+            foreach (var user in new[] { holder, inside, slave, qemuLike }) Assert.True(user.WaitForExit(5000), $"process {user.Id} still runs");
+            Assert.False(decoy.HasExited || hidden.HasExited || lookAlike.HasExited, stop.Stderr);
             Assert.Contains($"uses {_mountPoint}", stop.Stderr);
         }
         finally { Directory.Delete(decoyDirectory); }
+    }
+
+    [Fact]
+    public void Stop_fails_and_detaches_nothing_while_a_user_cannot_be_ended()
+    {
+        Assert.Equal(0, Run(_three, "start").Code);
+        var held = Path.Combine(_mountPoint, "held");
+        File.WriteAllText(held, "x");
+
+        // init of a PID namespace (here: the agent's own) holds a file on the volume
+        var init = Run(_three, "stop", prefix: ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", "exec 3<\"$0\"; \"$@\" 3<&-", held]);
+        Assert.Equal(1, init.Code);
+        Assert.Matches("in use by process 1 \\(sh: open file .*held\\), which cannot be ended", init.ExitReason);
+        Assert.True(Mounted());
+
+        var user = Background(_mountPoint, "sleep", "300");
+        Settled(user);
+        var refused = Run(_three, "stop", new() { ["force_unmount"] = "false" });
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("force_unmount is false", refused.ExitReason);
+        Assert.True(Mounted());
+        Assert.False(user.HasExited);
+    }
+
+    [Fact]
+    public void A_foreign_mount_below_the_directory_fails_the_stop_and_nothing_is_detached()
+    {
+        Assert.Equal(0, Run(_three, "start").Code);
+        var nested = Directory.CreateDirectory(Path.Combine(_mountPoint, "nested")).FullName;
+        Sh.Ok("mount", "-t", "tmpfs", "nested", nested);
+        try
+        {
+            var stop = Run(_three, "stop");
+            Assert.Equal(1, stop.Code);
+            Assert.Contains($"{nested} (tmpfs) is mounted below {_mountPoint}", stop.ExitReason);
+            Assert.True(Mounted() && Mounted(nested));
+            Assert.Equal(0, Run(_three, "monitor").Code);
+        }
+        finally { Sh.Run("umount", nested); }
+        Assert.Equal(0, Run(_three, "stop").Code);
+        Assert.False(Mounted());
+    }
+
+    [Theory]
+    [InlineData("{0}/")]
+    [InlineData("/mnt//{1}")]
+    [InlineData("//mnt/./{1}//")]
+    public void An_odd_spelling_of_the_directory_is_the_same_mount(string spelling)
+    {
+        var odd = new Dictionary<string, string> { ["directory"] = string.Format(spelling, _mountPoint, Path.GetFileName(_mountPoint)) };
+        var start = Run(_single, "start", odd);
+        Assert.True(start.Code == 0, start.ToString());
+        Assert.True(Mounted());
+        Assert.Equal(0, Run(_single, "monitor", odd).Code);
+        Assert.Equal(0, Run(_single, "monitor", odd, interval: "0").Code);
+        Assert.Equal(0, Run(_single, "start").Code);                      // the plain spelling: already mounted
+        Assert.Equal(0, Run(_single, "stop", odd).Code);
+        Assert.False(Mounted());
+        Assert.Equal(7, Run(_single, "monitor", odd, interval: "0").Code);
+    }
+
+    [Fact]
+    public void Directories_that_cannot_be_mounted_safely_are_refused_before_anything_is_mounted()
+    {
+        Directory.CreateDirectory(_mountPoint);
+        var link = _mountPoint + "-link";
+        File.CreateSymbolicLink(link, _mountPoint);
+        var brick = Directory.GetDirectories(_single.BrickDirectory(1)).First();
+        var before = MountsOf(_single);
+        try
+        {
+            var everywhere = new[] { "start", "validate-all", "monitor", "stop" };
+            var cases = new (string Directory, string? RscTmp, string[] Actions, string Reason)[]
+            {
+                ($"{_mountPoint}/sub/..", null, everywhere, "contains '..'"),
+                ("/var/lib", null, everywhere, "would cover /var/lib/glusterd"),
+                (_mountPoint, Path.Combine(_mountPoint, "rsctmp"), everywhere, $"would cover {_mountPoint}/rsctmp"),
+                (link, null, ["validate-all", "start"], $"leads to {_mountPoint} through a symlink"),
+                (_single.BrickDirectory(1), null, ["validate-all", "start"], $"holds the brick {_single.BrickDirectory(1)}/"),
+                (Path.Combine(brick, "mnt"), null, ["validate-all", "start"], $"is inside the brick {brick}"),
+            };
+            foreach (var (directory, rsctmp, actions, reason) in cases)
+                foreach (var action in actions)
+                {
+                    var more = new Dictionary<string, string> { ["directory"] = directory, ["OCF_CHECK_LEVEL"] = "10" };
+                    if (rsctmp is not null) more["HA_RSCTMP"] = rsctmp;
+                    var run = Run(_single, action, more, interval: "0");
+                    Assert.True(run.Code == 6 && run.ExitReason!.Contains(reason), $"{directory} {action}: {run}");
+                    // a start that got past this would mount over a brick and hang the node: stop here
+                    Assert.Equal(before, MountsOf(_single));
+                }
+            Assert.False(Directory.Exists(Path.Combine(brick, "mnt")));
+        }
+        finally { File.Delete(link); }
+    }
+
+    [Fact]
+    public void A_mount_reached_through_a_symlink_is_never_reported_stopped()
+    {
+        // as an agent that followed the symlink left it (mount(8) mounts at the link's target)
+        Assert.Equal(0, Run(_single, "start").Code);
+        var link = _mountPoint + "-link";
+        File.CreateSymbolicLink(link, _mountPoint);
+        try
+        {
+            var viaLink = new Dictionary<string, string> { ["directory"] = link };
+            var probe = Run(_single, "monitor", viaLink, interval: "0");
+            Assert.Equal(1, probe.Code);
+            Assert.Contains($"leads to {_mountPoint} (a symlink)", probe.ExitReason);
+            Assert.Equal(1, Run(_single, "monitor", viaLink).Code);
+            Assert.Equal(1, Run(_single, "stop", viaLink).Code);
+            Assert.True(Mounted());
+            Assert.Equal(0, Run(_single, "stop").Code);
+            Assert.Equal(7, Run(_single, "monitor", viaLink, interval: "0").Code);
+        }
+        finally { File.Delete(link); }
+    }
+
+    [Fact]
+    public void A_health_check_that_runs_out_of_time_leaves_a_working_mount_at_0()
+    {
+        Assert.Equal(0, Run(_three, "start").Code);
+        _three.SuspendGlusterd();                                        // bricks serve on; the CLI's questions hang
+        AgentRun monitor;
+        try { monitor = Run(_three, "monitor", new() { ["health_interval"] = "1s" }, timeout: TimeSpan.FromSeconds(6)); }
+        finally { _three.Heal(); }
+        Assert.True(monitor.Code == 0, monitor.ToString());
+        Assert.True(monitor.Elapsed < TimeSpan.FromSeconds(6), monitor.ToString());
+        Assert.Contains("health unknown", monitor.Stderr);
+    }
+
+    [Fact]
+    public void Start_loads_fuse_when_the_kernel_does_not_list_it()
+    {
+        var fake = Directory.CreateTempSubdirectory("kvmocf-gm-nofuse-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(fake, "filesystems"), "nodev\tsysfs\nnodev\tproc\n");
+            var modprobe = Path.Combine(fake, "modprobe");
+            File.WriteAllText(modprobe, $"#!/bin/sh\necho \"$@\" >> {fake}/modprobe.log\n");
+            File.SetUnixFileMode(modprobe, (UnixFileMode)0b111_101_101);
+            var start = Run(_single, "start", prefix: ["unshare", "--mount", "sh", "-c", "mount --bind \"$0\" /proc/filesystems && exec \"$@\"", Path.Combine(fake, "filesystems")],
+                extra: new() { ["PATH"] = $"{fake}:/usr/sbin:/usr/bin:/sbin:/bin" });
+            Assert.Equal(5, start.Code);
+            Assert.Contains("FUSE is not available", start.ExitReason);
+            Assert.Equal("fuse\n", File.ReadAllText(Path.Combine(fake, "modprobe.log")));
+            Assert.False(Mounted());
+        }
+        finally { Directory.Delete(fake, recursive: true); }
+    }
+
+    [Fact]
+    public void A_volume_name_beginning_with_a_dash_never_reaches_the_gluster_cli()
+    {
+        foreach (var action in new[] { "start", "monitor", "stop", "validate-all" })
+        {
+            var run = Run(_three, action, new() { ["device"] = $"{_three.Server(1)}:/-{_three.Volume}", ["health_interval"] = "1s" });
+            Assert.Equal(6, run.Code);
+            Assert.Contains("names a volume beginning with '-'", run.ExitReason);
+        }
+        Assert.False(Mounted());
     }
 
     [Fact]

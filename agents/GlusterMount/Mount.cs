@@ -63,19 +63,16 @@ internal sealed partial class Mount
         return type == FuseSuperMagic ? null : $"{Dir} is not a FUSE mount (type 0x{type})";
     }
 
-    /// <summary>Nothing is mounted at the directory. The mount table shows resolved paths, so a
-    /// directory reached through a symlink would be listed under the link's target (a mount made
-    /// before start refused such directories): before saying "not mounted", make sure this volume
-    /// is not mounted there.</summary>
+    /// <summary>Nothing is mounted at the directory as spelled. The mount table shows resolved
+    /// paths, so a directory reached through a symlink would be listed under the link's target (a
+    /// mount made before start refused such directories): "not mounted" only when nothing is
+    /// mounted there either.</summary>
     private OcfResult NotMountedHere(OcfResult notMounted)
     {
-        var elsewhere = MountTable.Read().Where(e => IsOurs(e) && e.MountPoint != Dir).Select(e => e.MountPoint).ToList();
-        if (elsewhere.Count == 0) return notMounted;
         var resolved = Resolve(ctx.Deadline);
         if (resolved is null) return OcfResult.Generic($"cannot tell whether {Dir} is mounted: resolving it failed or took too long");
-        return elsewhere.Contains(resolved)
-            ? OcfResult.Generic($"{Dir} leads to {resolved} (a symlink), where {ctx.Get(Device)} is mounted; set directory={resolved}")
-            : notMounted;
+        if (resolved == Dir || MountTable.At(MountTable.Read(), resolved) is not { } there) return notMounted;
+        return OcfResult.Generic($"{Dir} leads to {resolved} (a symlink), where {there.Source} is mounted");
     }
 
     /// <summary>The directory with every symlink on its way resolved (realpath -m, in a child: the

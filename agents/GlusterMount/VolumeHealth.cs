@@ -20,7 +20,8 @@ internal static class VolumeHealth
     {
         foreach (var server in servers)
         {
-            var result = new Command("gluster").WithArguments($"--remote-host={server}", "--mode=script", "volume", "status", volume, "--xml")
+            // an IPv6 address is bracketed in a device ([fe80::1]:/vol), bare for the CLI (else a name to look up)
+            var result = new Command("gluster").WithArguments($"--remote-host={server.Trim('[', ']')}", "--mode=script", "volume", "status", volume, "--xml")
                 .RunWithin(deadline.AtMost(TimeSpan.FromSeconds(5)), log);
             if (result is not null && Parse(result.StandardOutput, volume) is { } bricks) return bricks;
             if (deadline.Expired) break;

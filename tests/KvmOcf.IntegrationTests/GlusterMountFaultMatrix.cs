@@ -1,4 +1,3 @@
-using System.Text;
 using KvmOcf.IntegrationTests.Harness;
 using Xunit.Abstractions;
 
@@ -57,8 +56,7 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
         three.Heal();
 
         Row("healthy", "start", [0], Start());
-        Sh.Ok("kill", ["-KILL", .. GlusterProcessesOf(_fs.MountPoint)]);
-        Sh.Eventually(() => GlusterProcessesOf(_fs.MountPoint).Length == 0, TimeSpan.FromSeconds(5));
+        _fs.KillFuseClients();
         Row("FUSE client killed", "monitor", [1], Monitor());
         Row("FUSE client killed", "probe", [1], Probe());
         Row("FUSE client killed", "start", [0], Start());
@@ -153,16 +151,5 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
         if (!ok) _failures.Add($"{fault} / {action}: expected {string.Join(" or ", expected)}, {run}" +
                                (mounted && !_fs.Mounted() ? " (the mount is gone)" : "") + (unmounted && GlusterMountUnderTest.MountsOf(three) > 0 ? " (still mounted)" : "") +
                                (also?.Holds == false ? $" ({also.Value.Otherwise})" : ""));
-    }
-
-    /// <summary>PIDs (as text) of the glusterfs FUSE clients serving <paramref name="mountPoint"/>.</summary>
-    private static string[] GlusterProcessesOf(string mountPoint) =>
-        Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit))
-            .Where(p => Read($"/proc/{p}/comm") == "glusterfs\n" && Read($"/proc/{p}/cmdline").TrimEnd('\0').EndsWith("\0" + mountPoint))
-            .Select(p => p!).ToArray();
-
-    private static string Read(string path)
-    {
-        try { return File.ReadAllText(path, Encoding.UTF8); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
     }
 }

@@ -112,8 +112,7 @@ public sealed class GlusterMountTests : IDisposable
     public void A_killed_fuse_client_is_an_error_and_the_next_start_remounts()
     {
         Assert.Equal(0, Run(_three, "start").Code);
-        Sh.Ok("pkill", "-KILL", "-f", $"glusterfs.* {MountPoint}$");
-        Assert.True(Sh.Eventually(() => !Sh.Run("pgrep", "-f", $"glusterfs.* {MountPoint}$").Succeeded, TimeSpan.FromSeconds(5)));
+        _fs.KillFuseClients();
         Assert.True(Mounted());                                          // the stale entry stays in the table
         var monitor = Run(_three, "monitor");
         Assert.Equal(1, monitor.Code);
@@ -130,7 +129,7 @@ public sealed class GlusterMountTests : IDisposable
     {
         Assert.Equal(0, Run(_three, "start").Code);
         var user = Background(MountPoint, "sleep", "300");
-        Sh.Ok("pkill", "-KILL", "-f", $"glusterfs.* {MountPoint}$");
+        _fs.KillFuseClients();
         Thread.Sleep(500);
         var stop = Run(_three, "stop");
         Assert.Equal(0, stop.Code);
@@ -149,7 +148,7 @@ public sealed class GlusterMountTests : IDisposable
         Assert.True(start.Elapsed < TimeSpan.FromSeconds(15), start.ToString());
         Assert.Matches("mounting .* (failed|did not finish)|does not work", start.ExitReason);
         Assert.False(Mounted());
-        Assert.False(Sh.Run("pgrep", "-f", $"glusterfs.* {MountPoint}$").Succeeded, "a FUSE client was left behind");
+        Assert.True(_fs.FuseClients().Count == 0, "a FUSE client was left behind");
     }
 
     [Fact]

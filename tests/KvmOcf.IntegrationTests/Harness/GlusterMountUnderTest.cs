@@ -41,6 +41,19 @@ public sealed class GlusterMountUnderTest : IDisposable
     public static int MountsOf(GlusterLab lab) =>
         File.ReadAllLines("/proc/self/mountinfo").Count(l => l.Contains(" fuse.glusterfs ") && l.Contains($":/{lab.Volume} "));
 
+    /// <summary>PIDs of the glusterfs FUSE clients serving the mount point (its last argument).</summary>
+    public List<int> FuseClients() =>
+        Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit)).Select(p => int.Parse(p!))
+            .Where(pid => Comm(pid) == "glusterfs" && Read($"/proc/{pid}/cmdline").TrimEnd('\0').EndsWith("\0" + MountPoint, StringComparison.Ordinal))
+            .ToList();
+
+    /// <summary>Kills the FUSE clients of the mount point (a crashed client) and waits until they are gone.</summary>
+    public void KillFuseClients()
+    {
+        Sh.Ok("kill", ["-KILL", .. FuseClients().Select(p => p.ToString())]);
+        Assert.True(Sh.Eventually(() => FuseClients().Count == 0, TimeSpan.FromSeconds(5)), "the FUSE client did not die");
+    }
+
     /// <summary>Starts a process that the test ends (if it is still there) on disposal.</summary>
     public Process Background(string workingDirectory, params string[] argv)
     {
@@ -55,9 +68,11 @@ public sealed class GlusterMountUnderTest : IDisposable
     public static void Settled(params Process[] processes) =>
         Assert.True(Sh.Eventually(() => processes.All(p => Comm(p.Id) == "sleep"), TimeSpan.FromSeconds(10)), "the test's processes did not start");
 
-    private static string? Comm(int pid)
+    private static string? Comm(int pid) => Read($"/proc/{pid}/comm").Trim() is { Length: > 0 } comm ? comm : null;
+
+    private static string Read(string path)
     {
-        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); } catch (IOException) { return null; }
+        try { return File.ReadAllText(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
     }
 
     public void Dispose()

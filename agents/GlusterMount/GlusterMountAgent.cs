@@ -16,7 +16,9 @@ public sealed class GlusterMountAgent : ResourceAgent
         ShortDescription = "Volume to mount",
         LongDescription = "The GlusterFS volume as server:/volume (or server:/volume/subdirectory). The server is where " +
             "the client fetches the volume's layout; see backup_volfile_servers.",
-        Check = d => GlusterDevice.TryParse(d, out _) ? null : "is not server:/volume",
+        Check = d => GlusterDevice.TryParse(d, out _) ? null
+            : d.Contains(":-", StringComparison.Ordinal) || d.Contains(":/-", StringComparison.Ordinal) ? "names a volume beginning with '-'"
+            : "is not server:/volume",
     };
 
     public static readonly StringParameter Directory = new("directory")
@@ -24,8 +26,12 @@ public sealed class GlusterMountAgent : ResourceAgent
         Required = true,
         UniqueGroup = "directory",
         ShortDescription = "Mount point",
-        LongDescription = "The absolute path of the mount point. Created if missing.",
-        Check = d => !Path.IsPathFullyQualified(d) ? "is not an absolute path" : d.TrimEnd('/').Length == 0 ? "is the root directory" : null,
+        LongDescription = "The absolute path of the mount point, created if missing. Spelled as the mount table shows " +
+            "it: '//', '.' and a trailing '/' are ignored; '..' is refused, and so is a path through a symbolic link " +
+            "(at start and validate-all: mount(8) would mount at the link's target). Never / or a directory that holds " +
+            "the system's, the cluster's or glusterd's own files (/usr, /etc, /var, /run, HA_RSCTMP, OCF_ROOT, " +
+            "/var/lib/glusterd, …), nor one that holds or lies inside a brick served on this node.",
+        Check = d => MountPath.Canonical(d, out var problem) is null ? problem : null,
     };
 
     public static readonly StringParameter Options = new("options")
@@ -63,10 +69,12 @@ public sealed class GlusterMountAgent : ResourceAgent
     public static readonly SelectParameter ForceUnmount = new("force_unmount", "true", "safe", "false")
     {
         Default = "true",
-        ShortDescription = "Kill processes that block the unmount",
-        LongDescription = "When the mount is busy at stop: true (or safe, its synonym here) sends TERM, then KILL, to " +
-            "the processes that hold files, a working directory or a mapping on this mount — found through /proc, " +
-            "never fuser -m — and finally detaches it lazily; false fails the stop instead.",
+        ShortDescription = "Kill processes that use the mount at stop",
+        LongDescription = "When processes use the volume through this mount at stop (in any mount namespace: an open " +
+            "file, a working directory, root, executable or mapping on its filesystem — found through /proc by device " +
+            "number, never fuser -m): true (or safe, its synonym here) sends them TERM, then KILL; false fails the " +
+            "stop instead. A user that cannot be ended (init, a kernel thread, one that survives KILL or may not be " +
+            "signalled) fails the stop too.",
     };
 
     public static readonly BooleanParameter FastStop = new("fast_stop")
@@ -95,9 +103,10 @@ public sealed class GlusterMountAgent : ResourceAgent
         "only when nothing is mounted; mounted but dead is an error. Where glusterd servers answer, bricks that " +
         "are down while the mount still works make the monitor return OCF_DEGRADED.\n\n" +
         "start clears a stale mount left by a dead FUSE client, mounts within the timeout (killing a mount that " +
-        "hangs) and checks that the mount answers. stop unmounts; if busy, it signals only the processes using " +
-        "this mount, then detaches it lazily; a dead mount is detached without touching anyone. stop succeeds only " +
-        "when the mount is gone from the mount table.";
+        "hangs) and checks that the mount answers. stop signals the processes that use the volume through this " +
+        "mount (in any mount namespace) and unmounts; a dead mount is detached without signalling anyone. stop " +
+        "succeeds only when the mount is gone and nothing uses it any more; it fails, naming it, on a user that " +
+        "cannot be ended or a mount of someone else's below the directory (which it never detaches).";
 
     public override IReadOnlyList<Parameter> Parameters =>
         [Device, Directory, Options, BackupVolfileServers, HealthServers, HealthInterval, ForceUnmount, FastStop, StatusFilePrefix];
@@ -105,35 +114,64 @@ public sealed class GlusterMountAgent : ResourceAgent
     public override IReadOnlyList<OcfAction> Actions =>
     [
         new("start", TimeSpan.FromSeconds(60), ctx => new Mount(ctx).Start()),
-        new("stop", TimeSpan.FromSeconds(60), ctx => new Mount(ctx).Stop()),
-        new("monitor", TimeSpan.FromSeconds(20), ctx => new Mount(ctx).Monitor()) { Interval = TimeSpan.FromSeconds(20), Depth = 0 },
+        new("stop", TimeSpan.FromSeconds(60), ctx => NeverMasked(() => new Mount(ctx).Stop())),
+        new("monitor", TimeSpan.FromSeconds(20), ctx => NeverMasked(() => new Mount(ctx).Monitor())) { Interval = TimeSpan.FromSeconds(20), Depth = 0 },
     ];
 
+    /// <summary>Checked before every action: a directory the mount must never cover is wrong on every node.</summary>
+    public override OcfResult ValidateConfiguration(OcfContext ctx)
+    {
+        var dir = MountPath.Canonical(ctx.Get(Directory));
+        var env = ctx.Environment;
+        return MountPath.Covers(dir, [.. MountPath.System, env.StateDirectory, env.OcfRoot]) is { } covered
+            ? OcfResult.Configured($"parameter 'directory': {OneLine.Quote(ctx.Get(Directory))} would cover {covered}")
+            : OcfResult.Success;
+    }
+
     public override OcfResult ValidateHost(OcfContext ctx) => new Mount(ctx).ValidateHost();
+
+    /// <summary>Pacemaker (≥ 2.1.3) reads 2 and 5 from a probe as "not running", and a monitor or a
+    /// stop has no other use for them: a tool missing there (stat, umount) means "cannot tell".</summary>
+    private static OcfResult NeverMasked(Func<OcfResult> action)
+    {
+        OcfResult result;
+        try { result = action(); }
+        catch (OcfException e) { result = e.Result; }
+        return result.Code is OcfExitCode.ErrArgs or OcfExitCode.ErrInstalled ? OcfResult.Generic(result.Reason ?? result.Code.ToString()) : result;
+    }
 }
 
-/// <summary>server:/volume[/subdirectory].</summary>
-internal readonly record struct GlusterDevice(string Server, string Volume)
+/// <summary>server:/volume[/subdirectory] (the slash after the colon may be missing, as mount.glusterfs
+/// allows), the subdirectory canonical: two spellings of one mount compare equal.</summary>
+internal readonly record struct GlusterDevice(string Server, string Volume, string Subdirectory)
 {
     public static bool TryParse(string text, out GlusterDevice device)
     {
         device = default;
-        int sep = text.StartsWith('[') ? text.IndexOf("]:/", StringComparison.Ordinal) + 1 : text.IndexOf(":/", StringComparison.Ordinal);
+        int sep = text.StartsWith('[') ? text.IndexOf("]:", StringComparison.Ordinal) + 1 : text.IndexOf(':');
         if (sep <= 0) return false;
         var server = text[..sep];
-        var path = text[(sep + 2)..];
-        var volume = path.Split('/')[0];
-        if (!IsHost(server) || volume.Length == 0 || !volume.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) return false;
-        if (path.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) return false;
-        device = new GlusterDevice(server, volume);
+        var path = text[(sep + 1)..].Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (!IsHost(server) || path.Length == 0 || !IsVolume(path[0])) return false;
+        var subdirectory = path[1..].Where(p => p != ".").ToList();
+        if (subdirectory.Contains("..") || subdirectory.Any(p => p.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))) return false;
+        device = new GlusterDevice(server, path[0], string.Join('/', subdirectory));
         return true;
     }
+
+    /// <summary>Letters, digits, '-', '_' and '.', not beginning with '-' or '.': a name beginning with
+    /// '-' would reach the gluster CLI (which knows no "--") as an option.</summary>
+    public static bool IsVolume(string name) =>
+        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name[0] is not ('-' or '.');
 
     public static bool IsHost(string host) =>
         host.Length is > 0 and < 256 &&
         (host.StartsWith('[') && host.EndsWith(']')
             ? host[1..^1].All(c => char.IsAsciiHexDigit(c) || c == ':')
             : host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.') && host[0] != '-');
+
+    /// <summary>The same volume and subdirectory, from whichever server.</summary>
+    public bool SameMount(GlusterDevice other) => Volume == other.Volume && Subdirectory == other.Subdirectory;
 
     public static IEnumerable<string> Servers(string list) =>
         list.Split([':', ' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,55 +1,89 @@
+using KvmOcf.Ocf;
+
 namespace KvmOcf.GlusterMount;
 
-/// <summary>The processes that use a mount: an open file on it (matched by the mount ID in
-/// /proc/PID/fdinfo, so a file with the same path prefix on another filesystem never matches), a
-/// working directory, root or executable inside it, or a mapping of a file inside it. Sub-mounts
-/// below it are not it. Unlike <c>fuser -m</c> (resource-agents #1944: it fell back to other
-/// filesystems and killed unrelated processes) nothing outside the mount is ever named. Reads
-/// only /proc: nothing here touches the mount itself.</summary>
+/// <summary>A process that uses a filesystem, and how.</summary>
+internal sealed record Holder(int Pid, string Command, string Use, bool KernelThread)
+{
+    /// <summary>Init and kernel threads are never ours to end: a stop they hold fails.</summary>
+    public bool CanBeEnded => Pid != 1 && !KernelThread;
+
+    public override string ToString() => $"process {Pid} ({Command}: {Use})";
+}
+
+/// <summary>The processes that use a filesystem, in any mount namespace, found by its device
+/// number — never by path. A path names different things in different mount namespaces (a
+/// container's look-alike directory is not the volume) and in the same one over time (the
+/// directory a mount hides is not the mount), while the same volume shows under another mount ID
+/// and path in libvirt's private namespace for qemu. Uses: an open file (fdinfo's mount ID, looked
+/// up in that process's own mountinfo), a working directory, root or executable (statx without
+/// sync: the filesystem is not asked) and a mapped file (the device in /proc/PID/maps). Reads only
+/// /proc; unlike <c>fuser -m</c> (resource-agents #1944) nothing on another filesystem is named.
+/// Threads that unshared their working directory or file table are not looked at.</summary>
 internal static class Holders
 {
-    public static List<(int Pid, string What)> Find(MountEntry mount, IReadOnlyList<MountEntry> table, string procRoot = "/proc")
+    public static List<Holder> Find(DeviceNumber device, string procRoot = "/proc")
     {
-        var found = new List<(int, string)>();
-        var below = MountTable.Below(table, mount.MountPoint).Select(m => m.MountPoint).ToList();
-        bool OnMount(string path) => MountTable.IsUnder(path, mount.MountPoint) && !below.Any(b => MountTable.IsUnder(path, b));
-        int self = Environment.ProcessId;
-
-        foreach (var dir in Directory.EnumerateDirectories(procRoot))
+        var found = new List<Holder>();
+        var namespaces = new Dictionary<string, Dictionary<int, DeviceNumber>>();
+        foreach (var pid in ProcessTable.Pids(procRoot))
         {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == self || pid == 1) continue;
-            try
-            {
-                if (Use(dir, OnMount, mount.Id) is { } what) found.Add((pid, what));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone meanwhile
+            if (pid == Environment.ProcessId) continue;
+            if (Use(pid, device, procRoot, namespaces) is { } use)
+                found.Add(new Holder(pid, ProcessTable.Comm(pid, procRoot) ?? "?", use, IsKernelThread(pid, procRoot)));
         }
         return found;
     }
 
-    private static string? Use(string dir, Func<string, bool> onMount, int mountId)
+    /// <summary>How process <paramref name="pid"/> uses the filesystem, or null.</summary>
+    public static string? Use(int pid, DeviceNumber device, string procRoot = "/proc",
+        Dictionary<string, Dictionary<int, DeviceNumber>>? namespaces = null)
     {
-        foreach (var link in new[] { "cwd", "root", "exe" })
-            if (Link(Path.Combine(dir, link)) is { } target && onMount(target)) return $"{link} {target}";
-
-        var fdinfo = Path.Combine(dir, "fdinfo");
-        if (Directory.Exists(fdinfo))
-            foreach (var info in Directory.EnumerateFiles(fdinfo))
-            {
-                string text;
-                try { text = File.ReadAllText(info); } catch (IOException) { continue; }
-                if (MountId(text) == mountId) return $"open file {Link(Path.Combine(dir, "fd", Path.GetFileName(info))) ?? "?"}";
-            }
-
-        string maps;
-        try { maps = File.ReadAllText(Path.Combine(dir, "maps")); } catch (IOException) { return null; }
-        foreach (var line in maps.Split('\n'))
+        var dir = Path.Combine(procRoot, pid.ToString());
+        try
         {
-            // address perms offset dev inode path
-            int slash = line.IndexOf('/');
-            if (slash > 0 && onMount(line[slash..].Replace(" (deleted)", ""))) return $"mapping {line[slash..]}";
+            foreach (var link in (ReadOnlySpan<string>)["cwd", "root", "exe"])
+                if (DeviceOf(Path.Combine(dir, link)) == device) return $"{link} {Link(Path.Combine(dir, link))}";
+
+            if (OpenFile(dir, device, namespaces ?? []) is { } file) return $"open file {file}";
+
+            foreach (var line in File.ReadLines(Path.Combine(dir, "maps")))
+                if (MappedDevice(line) == device) return $"mapping {line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries)[^1].Trim()}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone meanwhile
+        return null;
+    }
+
+    private static string? OpenFile(string dir, DeviceNumber device, Dictionary<string, Dictionary<int, DeviceNumber>> namespaces)
+    {
+        var fdinfo = Path.Combine(dir, "fdinfo");
+        if (!Directory.Exists(fdinfo)) return null;
+        var mounts = MountsOf(dir, namespaces);
+        foreach (var info in Directory.EnumerateFiles(fdinfo))
+        {
+            string text;
+            try { text = File.ReadAllText(info); } catch (IOException) { continue; }
+            if (MountId(text) is not { } id) continue;
+            var fd = Path.Combine(dir, "fd", Path.GetFileName(info));
+            // not in its namespace's table: a mount detached since (umount -l); ask the file itself
+            var on = mounts.TryGetValue(id, out var d) ? d : DeviceOf(fd);
+            if (on == device) return Link(fd) ?? "?";
         }
         return null;
+    }
+
+    /// <summary>Mount ID → device in the process's mount namespace, read once per namespace.</summary>
+    private static Dictionary<int, DeviceNumber> MountsOf(string dir, Dictionary<string, Dictionary<int, DeviceNumber>> namespaces)
+    {
+        var ns = Link(Path.Combine(dir, "ns", "mnt")) ?? dir;
+        if (!namespaces.TryGetValue(ns, out var mounts))
+        {
+            mounts = new Dictionary<int, DeviceNumber>();
+            try { foreach (var m in MountTable.Read(Path.Combine(dir, "mountinfo"))) mounts[m.Id] = m.Device; }
+            catch (IOException) { }
+            namespaces[ns] = mounts;
+        }
+        return mounts;
     }
 
     internal static int? MountId(string fdinfo)
@@ -57,6 +91,29 @@ internal static class Holders
         foreach (var line in fdinfo.Split('\n'))
             if (line.StartsWith("mnt_id:", StringComparison.Ordinal) && int.TryParse(line["mnt_id:".Length..].Trim(), out var id)) return id;
         return null;
+    }
+
+    /// <summary>The device of a line of /proc/PID/maps (<c>address perms offset dev inode [path]</c>;
+    /// 00:00 for anonymous memory), or null.</summary>
+    internal static DeviceNumber? MappedDevice(string line)
+    {
+        var fields = line.Split(' ', 5, StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length >= 4 ? DeviceNumber.ParseHex(fields[3]) : null;
+    }
+
+    private static DeviceNumber? DeviceOf(string path) =>
+        Statx.Device(path, out _) is { } d ? new DeviceNumber(d.Major, d.Minor) : null;
+
+    /// <summary>PF_KTHREAD in the flags of /proc/PID/stat (the ninth field).</summary>
+    private static bool IsKernelThread(int pid, string procRoot)
+    {
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(procRoot, pid.ToString(), "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 6 && uint.TryParse(fields[6], out var flags) && (flags & 0x00200000) != 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException) { return false; }
     }
 
     private static string? Link(string path)

@@ -1,4 +1,5 @@
 using KvmOcf.Ocf;
+using Microsoft.Extensions.Logging;
 
 namespace KvmOcf.GlusterMount;
 
@@ -9,23 +10,21 @@ internal sealed record Brick(string Host, string Path, bool Online)
 }
 
 /// <summary>The volume's brick status, asked of glusterd on the servers with
-/// <c>gluster --remote-host=SERVER volume status VOLUME --xml</c> (the first server that answers).</summary>
+/// <c>gluster --remote-host=SERVER volume status VOLUME --xml</c> (the first server that answers).
+/// The gluster CLI knows no "--": the volume name is checked never to begin with '-'.</summary>
 internal static class VolumeHealth
 {
-    /// <summary>The bricks, or null when no server answered (health unknown — which says nothing
-    /// against a mount that works).</summary>
-    public static List<Brick>? Query(OcfContext ctx, IEnumerable<string> servers, string volume, Deadline deadline)
+    /// <summary>The bricks, or null when no server answered in time (health unknown — which says
+    /// nothing against a mount that works).</summary>
+    public static List<Brick>? Query(ILogger log, IEnumerable<string> servers, string volume, Deadline deadline)
     {
         foreach (var server in servers)
         {
-            CommandResult result;
-            try
-            {
-                result = new Command("gluster").WithArguments($"--remote-host={server}", "--mode=script", "volume", "status", volume, "--xml")
-                    .Run(deadline.AtMost(TimeSpan.FromSeconds(5)), ctx.Log);
-            }
-            catch (CommandTimeoutException) { continue; }
-            if (Parse(result.StandardOutput, volume) is { } bricks) return bricks;
+            // an IPv6 address is bracketed in a device ([fe80::1]:/vol), bare for the CLI (else a name to look up)
+            var result = new Command("gluster").WithArguments($"--remote-host={server.Trim('[', ']')}", "--mode=script", "volume", "status", volume, "--xml")
+                .RunWithin(deadline.AtMost(TimeSpan.FromSeconds(5)), log);
+            if (result is not null && Parse(result.StandardOutput, volume) is { } bricks) return bricks;
+            if (deadline.Expired) break;
         }
         return null;
     }

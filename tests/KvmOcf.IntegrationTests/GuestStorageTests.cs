@@ -76,6 +76,29 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         Assert.Equal(0, Guest("stop", new() { ["force_stop"] = "true" }).Code);
     }
 
+    [Fact]
+    public void Stopping_the_mount_under_a_running_guest_ends_its_qemu_in_libvirts_mount_namespace()
+    {
+        // Normally pacemaker stops the guest first; if it has not, qemu holds the image through
+        // libvirt's private mount namespace (another mount ID, the same filesystem) and a stop that
+        // misses it would detach the mount and say "stopped" while qemu still writes.
+        Assert.Equal(0, Mount("start").Code);
+        var image = Path.Combine(_mountPoint, "guest.img");
+        Sh.Ok("truncate", "-s", "16M", image);
+        _guest = new TestDomain($"kvmocf-gs-{Guid.NewGuid().ToString()[..6]}", libvirt.WorkDirectory, libvirt.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
+            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{image}'/><target dev='vda' bus='virtio'/></disk>");
+        Assert.Equal(0, Guest("start").Code);
+        var qemu = Assert.Single(_guest.QemuPids());
+        Assert.NotEqual(new FileInfo("/proc/self/ns/mnt").LinkTarget,
+            new FileInfo($"/proc/{qemu}/ns/mnt").LinkTarget);                       // libvirt's own namespace for qemu
+
+        var stop = Mount("stop");
+        Assert.True(stop.Code == 0, stop.ToString());
+        Assert.Contains($"to process {qemu} (qemu", stop.Stderr);
+        Assert.DoesNotContain($" {_mountPoint} ", File.ReadAllText("/proc/self/mountinfo"));
+        Assert.True(Sh.Eventually(() => !Directory.Exists($"/proc/{qemu}"), TimeSpan.FromSeconds(10)), "qemu still runs");
+    }
+
     private List<string> Console()
     {
         try { return File.ReadAllLines(_guest!.ConsolePath).ToList(); } catch (IOException) { return []; }

@@ -10,7 +10,7 @@ public class GlusterMountLogicTests
     private static string Data(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", name));
 
     [Fact]
-    public void Mountinfo_is_parsed_with_escapes_and_optional_fields()
+    public void Mountinfo_is_parsed_with_escapes_devices_and_optional_fields()
     {
         var table = MountTable.Parse("""
             22 27 0:21 / /proc rw,relatime - proc proc rw
@@ -19,9 +19,42 @@ public class GlusterMountLogicTests
             """);
         Assert.Equal(3, table.Count);
         var gluster = MountTable.At(table, "/mnt/vm images")!;
-        Assert.Equal((132, "fuse.glusterfs", "10.89.0.11:/gv0"), (gluster.Id, gluster.FsType, gluster.Source));
-        Assert.Equal(["/mnt/vm images/sub"], MountTable.Below(table, "/mnt/vm images").Select(m => m.MountPoint));
+        Assert.Equal((132, new DeviceNumber(0, 39), "fuse.glusterfs", "10.89.0.11:/gv0"), (gluster.Id, gluster.Device, gluster.FsType, gluster.Source));
+        Assert.Equal(["/mnt/vm images/sub"], MountTable.Below(table, gluster).Select(m => m.MountPoint));
         Assert.Null(MountTable.At(table, "/mnt"));
+    }
+
+    [Fact]
+    public void Below_a_mount_is_its_subtree_not_what_it_hides()
+    {
+        var table = MountTable.Parse("""
+            27 1 254:0 / / rw - ext4 /dev/vda rw
+            50 27 0:50 / /mnt/gv0/old rw - tmpfs tmpfs rw
+            132 27 0:39 / /mnt/gv0 rw - fuse.glusterfs h:/gv0 rw
+            140 132 0:40 / /mnt/gv0/sub rw - tmpfs tmpfs rw
+            141 140 0:41 / /mnt/gv0/sub/deeper rw - tmpfs tmpfs rw
+            142 27 0:42 / /mnt/gv0-decoy rw - tmpfs tmpfs rw
+            """);
+        Assert.Equal(["/mnt/gv0/sub", "/mnt/gv0/sub/deeper"], MountTable.Below(table, MountTable.At(table, "/mnt/gv0")!).Select(m => m.MountPoint));
+    }
+
+    [Theory]
+    [InlineData("0:39", 0u, 39u)]
+    [InlineData("253:3", 253u, 3u)]
+    public void Device_numbers_parse_as_mountinfo_writes_them(string text, uint major, uint minor)
+    {
+        Assert.Equal(new DeviceNumber(major, minor), DeviceNumber.Parse(text));
+        Assert.Null(DeviceNumber.Parse("x:1"));
+        Assert.Null(DeviceNumber.Parse("39"));
+    }
+
+    [Theory]
+    [InlineData("7f6a5c000000-7f6a5c021000 rw-s 00000000 00:27 1234                       /mnt/gv0/vm1.img", "0:39")]
+    [InlineData("55d0c2a00000-55d0c2a21000 rw-p 00000000 fd:01 42 /usr/bin/qemu-system-x86_64", "253:1")]
+    [InlineData("7ffd1c0e0000-7ffd1c101000 rw-p 00000000 00:00 0                          [stack]", "0:0")]
+    public void Maps_lines_give_the_device_in_hex(string line, string device)
+    {
+        Assert.Equal(DeviceNumber.Parse(device), Holders.MappedDevice(line));
     }
 
     [Theory]
@@ -31,7 +64,57 @@ public class GlusterMountLogicTests
     [InlineData("/mnt", "/mnt/gv0", false)]
     public void A_path_is_under_a_directory_only_at_a_path_boundary(string path, string dir, bool under)
     {
-        Assert.Equal(under, MountTable.IsUnder(path, dir));
+        Assert.Equal(under, MountPath.IsUnder(path, dir));
+    }
+
+    [Theory]
+    [InlineData("/srv/vms", "/srv/vms")]
+    [InlineData("/srv//vms", "/srv/vms")]
+    [InlineData("/srv/vms/", "/srv/vms")]
+    [InlineData("//srv/./vms//", "/srv/vms")]
+    [InlineData("/mnt/vm images", "/mnt/vm images")]
+    public void Directories_are_compared_in_the_mount_tables_spelling(string directory, string canonical)
+    {
+        Assert.Equal(canonical, MountPath.Canonical(directory, out _));
+    }
+
+    [Theory]
+    [InlineData("/srv/vms/..", "contains '..' (name the directory itself)")]
+    [InlineData("/srv/../srv/vms", "contains '..' (name the directory itself)")]
+    [InlineData("/", "is the root directory")]
+    [InlineData("//./", "is the root directory")]
+    [InlineData("srv/vms", "is not an absolute path")]
+    [InlineData("/srv/v\nms", "contains a control character")]
+    public void Directories_without_a_canonical_form_are_refused(string directory, string problem)
+    {
+        Assert.Null(MountPath.Canonical(directory, out var why));
+        Assert.Equal(problem, why);
+    }
+
+    [Theory]
+    [InlineData("/usr", "/usr")]
+    [InlineData("/var", "/var")]
+    [InlineData("/var/lib", "/var/lib/glusterd")]
+    [InlineData("/srv/ha", "/srv/ha/tmp")]                     // HA_RSCTMP
+    [InlineData("/opt", "/opt/ocf")]                           // OCF_ROOT
+    [InlineData("/srv/vms", null)]
+    [InlineData("/var/lib/vmstore", null)]
+    [InlineData("/usr/local/vmstore", null)]
+    public void A_mount_never_covers_the_system_or_the_clusters_state(string directory, string? covered)
+    {
+        Assert.Equal(covered, MountPath.Covers(directory, [.. MountPath.System, "/srv/ha/tmp/", "/opt/ocf"]));
+    }
+
+    [Fact]
+    public void The_directory_is_checked_against_this_nodes_state_for_every_action()
+    {
+        var env = new Dictionary<string, string> { ["OCF_RESKEY_device"] = "gl1:/gv0", ["OCF_RESKEY_directory"] = "/srv/ha//", ["HA_RSCTMP"] = "/srv/ha/rsctmp" };
+        foreach (var action in new[] { "monitor", "stop", "start", "validate-all" })
+        {
+            var outcome = Outcome.Run(new GlusterMountAgent(), action, env);
+            Assert.Equal(6, outcome.ExitCode);
+            Assert.Equal("parameter 'directory': '/srv/ha//' would cover /srv/ha/rsctmp", outcome.ExitReason);
+        }
     }
 
     [Fact]
@@ -42,35 +125,67 @@ public class GlusterMountLogicTests
     }
 
     [Fact]
-    public void Holders_are_found_through_fdinfo_cwd_and_maps_and_nothing_else()
+    public void Holders_are_found_by_device_in_any_namespace_and_nothing_else()
     {
+        // The volume here is /dev's filesystem (a real one, so statx of the cwd links can see it);
+        // other processes use / and /proc, which are other filesystems.
+        var dev = Statx.Device("/dev", out _)!.Value;
+        var volume = new DeviceNumber(dev.Major, dev.Minor);
+        Assert.NotEqual(Statx.Device("/dev", out _), Statx.Device("/proc", out _));
         var proc = Directory.CreateTempSubdirectory("kvmocf-holders-").FullName;
         try
         {
-            void Process(int pid, string cwd, int? fileMountId = null, string maps = "")
+            var here = $"27 1 254:0 / / rw - ext4 /dev/vda rw\n132 27 {volume} / /mnt/gv0 rw - fuse.glusterfs h:/gv0 rw\n";
+            void Process(int pid, string cwd, string ns = "mnt:[1]", string? mountinfo = null, int? fileMountId = null, string file = "/dev/null", string maps = "")
             {
                 var d = Directory.CreateDirectory($"{proc}/{pid}").FullName;
                 File.CreateSymbolicLink($"{d}/cwd", cwd);
+                Directory.CreateDirectory($"{d}/ns");
+                File.CreateSymbolicLink($"{d}/ns/mnt", ns);
+                File.WriteAllText($"{d}/mountinfo", mountinfo ?? here);
                 Directory.CreateDirectory($"{d}/fdinfo");
                 Directory.CreateDirectory($"{d}/fd");
                 if (fileMountId is { } id)
                 {
                     File.WriteAllText($"{d}/fdinfo/3", $"pos:\t0\nmnt_id:\t{id}\n");
-                    File.CreateSymbolicLink($"{d}/fd/3", "/somewhere/file");
+                    File.CreateSymbolicLink($"{d}/fd/3", file);
                 }
                 File.WriteAllText($"{d}/maps", maps);
+                File.WriteAllText($"{d}/comm", "p" + pid);
             }
-            Process(100, "/", fileMountId: 132);                       // an open file on the mount (qemu's image)
-            Process(101, "/mnt/gv0/dir");                              // working directory inside
-            Process(102, "/mnt/gv0-decoy");                            // same prefix, another directory
-            Process(103, "/", fileMountId: 99);                        // a file on another mount
-            Process(104, "/", maps: "7f00-7f10 r-xp 00000000 00:39 42 /mnt/gv0/lib.so\n");
-            Process(105, "/mnt/gv0/sub/x");                            // inside a sub-mount: not this mount
-            var table = MountTable.Parse("132 27 0:39 / /mnt/gv0 rw - fuse.glusterfs h:/gv0 rw\n140 132 0:40 / /mnt/gv0/sub rw - tmpfs tmpfs rw\n");
-            var holders = Holders.Find(MountTable.At(table, "/mnt/gv0")!, table, proc).Select(h => h.Pid).Order();
-            Assert.Equal([100, 101, 104], holders);
+            var libvirts = $"900 899 254:0 / / rw - ext4 /dev/vda rw\n901 900 {volume} / /mnt/gv0 rw - fuse.glusterfs h:/gv0 rw\n";
+            Process(100, "/", fileMountId: 132, file: "/mnt/gv0/vm1.img");                    // an open file on the mount
+            Process(101, "/dev");                                                               // working directory on it
+            Process(102, "/proc");                                                              // another filesystem
+            Process(103, "/", fileMountId: 27, file: "/etc/passwd");                            // a file on another mount
+            Process(104, "/", maps: $"7f00-7f10 r-xp 00000000 {volume.Major:x2}:{volume.Minor:x2} 42 /mnt/gv0/lib.so\n");
+            Process(105, "/", ns: "mnt:[2]", mountinfo: libvirts, fileMountId: 901);          // qemu in libvirt's namespace: other mount ID
+            Process(106, "/", ns: "mnt:[3]", fileMountId: 555);                               // a mount detached since: the file is asked
+            Process(107, "/", ns: "mnt:[4]", mountinfo: "27 1 254:0 / / rw - ext4 /dev/vda rw\n132 27 0:99 / /mnt/gv0 rw - tmpfs t rw\n",
+                fileMountId: 132, file: "/mnt/gv0/x");                                          // look-alike path and ID, another filesystem
+            var holders = Holders.Find(volume, proc);
+            Assert.Equal([100, 101, 104, 105, 106], holders.Select(h => h.Pid).Order());
+            Assert.Equal("process 105 (p105: open file /dev/null)", holders.Single(h => h.Pid == 105).ToString());
+            Assert.StartsWith("cwd /dev", holders.Single(h => h.Pid == 101).Use);
         }
         finally { Directory.Delete(proc, recursive: true); }
+    }
+
+    [Fact]
+    public void A_command_that_runs_out_of_time_is_an_answer_not_an_exception()
+    {
+        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        Assert.Null(new Command("sleep").WithArguments("5").RunWithin(Deadline.After(TimeSpan.FromMilliseconds(100)), log));
+        Assert.Null(new Command("true").RunWithin(Deadline.After(TimeSpan.Zero), log));          // expired before it started
+        Assert.Equal(0, new Command("true").RunWithin(Deadline.After(TimeSpan.FromSeconds(5)), log)!.ExitCode);
+        Assert.Throws<CommandNotFoundException>(() => new Command("no-such-tool-kvmocf").RunWithin(Deadline.After(TimeSpan.FromSeconds(5)), log));
+    }
+
+    [Fact]
+    public void Bricks_are_named_in_glusterfsd_argv()
+    {
+        Assert.Equal("/data/brick1/gv0", GlusterProcesses.Brick(["/usr/sbin/glusterfsd", "-s", "gl1", "--brick-name", "/data/brick1/gv0", "-l", "x.log"]));
+        Assert.Null(GlusterProcesses.Brick(["/usr/sbin/glusterfsd", "--brick-name"]));
     }
 
     [Fact]
@@ -96,15 +211,35 @@ public class GlusterMountLogicTests
     [InlineData(":/gv0", false)]
     [InlineData("gl1:/gv 0", false)]
     [InlineData("-o:/gv0", false)]
+    [InlineData("gl1:/-gv0", false)]                          // would reach the gluster CLI as an option
+    [InlineData("gl1:-gv0", false)]
+    [InlineData("gl1:/.gv0", false)]
+    [InlineData("gl1:/gv0/../x", false)]
+    [InlineData("gl1:gv0", true)]                              // as mount.glusterfs allows, and the mount table may show
     public void Device_is_server_colon_slash_volume(string device, bool valid)
     {
         Assert.Equal(valid, GlusterDevice.TryParse(device, out _));
     }
 
     [Theory]
+    [InlineData("gl1:/gv0", "gl2:gv0", true)]
+    [InlineData("gl1:/gv0//images/", "10.0.0.1:/gv0/images", true)]
+    [InlineData("gl1:/gv0/images", "gl1:/gv0", false)]
+    [InlineData("gl1:/gv0", "gl1:/gv1", false)]
+    public void Two_spellings_of_one_mount_are_the_same_mount(string a, string b, bool same)
+    {
+        Assert.True(GlusterDevice.TryParse(a, out var x));
+        Assert.True(GlusterDevice.TryParse(b, out var y));
+        Assert.Equal(same, x.SameMount(y));
+    }
+
+    [Theory]
     [InlineData("device", "gl1/gv0", "parameter 'device': 'gl1/gv0' is not server:/volume")]
     [InlineData("directory", "mnt/gv0", "parameter 'directory': 'mnt/gv0' is not an absolute path")]
     [InlineData("directory", "/", "parameter 'directory': '/' is the root directory")]
+    [InlineData("directory", "/srv/vms/..", "parameter 'directory': '/srv/vms/..' contains '..' (name the directory itself)")]
+    [InlineData("directory", "/var/lib/", "parameter 'directory': '/var/lib/' would cover /var/lib/glusterd")]
+    [InlineData("device", "gl1:/-gv0", "parameter 'device': 'gl1:/-gv0' names a volume beginning with '-'")]
     [InlineData("options", "ro, noatime", "parameter 'options': 'ro, noatime' must not contain white space, quotes or backslashes")]
     [InlineData("options", "ro,,noatime", "parameter 'options': 'ro,,noatime' has an empty option")]
     [InlineData("force_unmount", "yes", "parameter 'force_unmount': 'yes' must be one of true, safe, false")]

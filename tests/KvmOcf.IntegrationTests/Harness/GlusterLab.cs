@@ -42,6 +42,9 @@ public abstract class GlusterLab : IDisposable
     public Command Lab(params string[] arguments) => new Command(Path.Combine(Repo.Root, "tests/lab/glusterlab")).WithArguments(arguments)
         .WithEnvironment("GLUSTERLAB_DIR", _state).WithEnvironment("GLUSTERLAB_PREFIX", _prefix).WithEnvironment("GLUSTERLAB_NET", _net);
 
+    /// <summary>Where node <paramref name="node"/> keeps its bricks (one directory per brick).</summary>
+    public string BrickDirectory(int node) => Path.Combine(_state, $"g{node}", "brick");
+
     public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
     public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));
     public void Resume(int node) => Sh.Ok(Lab("resume", node.ToString()));
@@ -80,6 +83,14 @@ public abstract class GlusterLab : IDisposable
             var pid = File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim();
             Sh.Run("kill", "-KILL", pid);
         }
+    }
+
+    /// <summary>SIGSTOPs glusterd on every node (bricks keep serving): a CLI query then hangs.
+    /// <see cref="Heal"/> (or <see cref="Resume"/>) lets it go on.</summary>
+    public void SuspendGlusterd()
+    {
+        for (int node = 1; node <= NodeCount; node++)
+            Sh.Run("kill", "-STOP", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
     }
 
     public void StartGlusterd()

@@ -114,31 +114,30 @@ public sealed class GlusterMountAgent : ResourceAgent
     public override IReadOnlyList<OcfAction> Actions =>
     [
         new("start", TimeSpan.FromSeconds(60), ctx => new Mount(ctx).Start()),
-        new("stop", TimeSpan.FromSeconds(60), ctx => NeverMasked(() => new Mount(ctx).Stop())),
-        new("monitor", TimeSpan.FromSeconds(20), ctx => NeverMasked(() => new Mount(ctx).Monitor())) { Interval = TimeSpan.FromSeconds(20), Depth = 0 },
+        new("stop", TimeSpan.FromSeconds(60), ctx => new Mount(ctx).Stop()),
+        new("monitor", TimeSpan.FromSeconds(20), ctx => new Mount(ctx).Monitor()) { Interval = TimeSpan.FromSeconds(20), Depth = 0 },
     ];
 
-    /// <summary>Checked before every action: a directory the mount must never cover is wrong on every node.</summary>
+    /// <summary>What a mount must never cover: the system, the cluster stack's own state and
+    /// glusterd's (a volume mounted over the directory its bricks or glusterd live in deadlocks the
+    /// node). <c>/tmp</c>: mount.glusterfs refuses it too.</summary>
+    public static readonly IReadOnlyList<string> NeverCovered =
+        ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var",
+         "/var/lib/glusterd", "/var/log/glusterfs"];
+
+    /// <summary>A directory the mount must never cover is wrong on every node: start refuses it (and
+    /// the other actions say so in the log, then look at what is really mounted there).</summary>
     public override OcfResult ValidateConfiguration(OcfContext ctx)
     {
         var dir = MountPath.Canonical(ctx.Get(Directory));
         var env = ctx.Environment;
-        return MountPath.Covers(dir, [.. MountPath.System, env.StateDirectory, env.OcfRoot]) is { } covered
+        return MountPath.Covers(dir, [.. NeverCovered, env.StateDirectory, env.OcfRoot]) is { } covered
             ? OcfResult.Configured($"parameter 'directory': {OneLine.Quote(ctx.Get(Directory))} would cover {covered}")
             : OcfResult.Success;
     }
 
     public override OcfResult ValidateHost(OcfContext ctx) => new Mount(ctx).ValidateHost();
 
-    /// <summary>Pacemaker (≥ 2.1.3) reads 2 and 5 from a probe as "not running", and a monitor or a
-    /// stop has no other use for them: a tool missing there (stat, umount) means "cannot tell".</summary>
-    private static OcfResult NeverMasked(Func<OcfResult> action)
-    {
-        OcfResult result;
-        try { result = action(); }
-        catch (OcfException e) { result = e.Result; }
-        return result.Code is OcfExitCode.ErrArgs or OcfExitCode.ErrInstalled ? OcfResult.Generic(result.Reason ?? result.Code.ToString()) : result;
-    }
 }
 
 /// <summary>server:/volume[/subdirectory] (the slash after the colon may be missing, as mount.glusterfs

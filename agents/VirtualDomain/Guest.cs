@@ -246,14 +246,14 @@ internal sealed partial class Guest(OcfContext ctx)
 
     public OcfResult ValidateHost()
     {
-        if (LoadConfig(ConfigReadDeadline()) is null) return _configProblem;
+        if (LoadConfig(ConfigReadDeadline()) is not { } config) return _configProblem;
         foreach (var (needed, tool) in RequiredTools())
             if (needed && Command.Find(tool) is null) return OcfResult.Installed($"{tool} is needed but not installed");
         foreach (var script in MonitorScriptList())
             if (Command.Find(script) is null) return OcfResult.Args($"monitor script {script} is not an executable here");
         if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _))
             return OcfResult.Installed("libvirt (libvirt.so.0) is not installed");
-        return OcfResult.Success;
+        return DiskLeaseCheck(config);
     }
 
     private IEnumerable<(bool, string)> RequiredTools() =>
@@ -262,4 +262,26 @@ internal sealed partial class Guest(OcfContext ctx)
         (ctx.IsSet(BackingFile), "qemu-img"),
         (ctx.IsSet(CopyInDirs), "virt-copy-in"),
     ];
+
+    /// <summary>Reports whether libvirt's lock manager protects the guest's writable disks against
+    /// a second start on another host; with require_disk_leases, unprotected disks refuse the start.
+    /// libvirt's configuration is local (/etc/libvirt); the mount table says where leases live.</summary>
+    private OcfResult DiskLeaseCheck(DomainConfig config)
+    {
+        var mounts = MountTable.Read();
+        var leases = DiskLeases.Assess(config,
+            name => File.Exists(Path.Combine(LibvirtConfigDirectory, name)) ? File.ReadAllText(Path.Combine(LibvirtConfigDirectory, name)) : null,
+            path => MountTable.Containing(mounts, MountPath.Canonical(path))?.FsType);
+        if (leases.Unprotected.Count == 0)
+        {
+            if (leases.Protected.Count > 0) ctx.Log.LogInformation("disk leases protect {Domain}: {How}", config.Name, leases.How);
+            return OcfResult.Success;
+        }
+        var unprotected = $"{config.Name}: writable disks not protected by a disk lease: {string.Join(", ", leases.Unprotected)} ({leases.How})";
+        if (ctx.Get(RequireDiskLeases)) return OcfResult.Installed(unprotected);
+        ctx.Log.LogInformation("{Unprotected}", unprotected);
+        return OcfResult.Success;
+    }
+
+    private const string LibvirtConfigDirectory = "/etc/libvirt";
 }

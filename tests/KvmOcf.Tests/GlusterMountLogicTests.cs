@@ -102,19 +102,24 @@ public class GlusterMountLogicTests
     [InlineData("/usr/local/vmstore", null)]
     public void A_mount_never_covers_the_system_or_the_clusters_state(string directory, string? covered)
     {
-        Assert.Equal(covered, MountPath.Covers(directory, [.. MountPath.System, "/srv/ha/tmp/", "/opt/ocf"]));
+        Assert.Equal(covered, MountPath.Covers(directory, [.. GlusterMountAgent.NeverCovered, "/srv/ha/tmp/", "/opt/ocf"]));
     }
 
     [Fact]
-    public void The_directory_is_checked_against_this_nodes_state_for_every_action()
+    public void A_directory_that_covers_the_nodes_state_is_refused_by_start_and_never_hides_a_mount()
     {
         var env = new Dictionary<string, string> { ["OCF_RESKEY_device"] = "gl1:/gv0", ["OCF_RESKEY_directory"] = "/srv/ha//", ["HA_RSCTMP"] = "/srv/ha/rsctmp" };
-        foreach (var action in new[] { "monitor", "stop", "start", "validate-all" })
+        foreach (var action in new[] { "start", "validate-all" })
         {
             var outcome = Outcome.Run(new GlusterMountAgent(), action, env);
             Assert.Equal(6, outcome.ExitCode);
             Assert.Equal("parameter 'directory': '/srv/ha//' would cover /srv/ha/rsctmp", outcome.ExitReason);
         }
+        // nothing is mounted there: the other actions say so, and log the problem
+        var probe = Outcome.Run(new GlusterMountAgent(), "monitor", new Dictionary<string, string>(env) { ["OCF_RESKEY_CRM_meta_interval"] = "0" });
+        Assert.Equal(7, probe.ExitCode);
+        Assert.Contains("would cover /srv/ha/rsctmp (start would refuse this configuration)", probe.Stderr);
+        Assert.Equal(0, Outcome.Run(new GlusterMountAgent(), "stop", env).ExitCode);
     }
 
     [Fact]

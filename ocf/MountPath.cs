@@ -1,19 +1,12 @@
 using System.Text;
 
-namespace KvmOcf.GlusterMount;
+namespace KvmOcf.Ocf;
 
 /// <summary>Mount points in the one form the kernel's mount table uses: absolute, no empty, "."
 /// or ".." components, no trailing slash. Any other spelling compared with the table makes a
 /// mounted volume look unmounted (a probe says "not running", a stop says "stopped").</summary>
-internal static class MountPath
+public static class MountPath
 {
-    /// <summary>What a mount must never cover: the system, the cluster stack's own state and
-    /// glusterd's (a volume mounted over the directory its bricks or glusterd live in deadlocks the
-    /// node). <c>/tmp</c>: mount.glusterfs refuses it too.</summary>
-    public static readonly IReadOnlyList<string> System =
-        ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var",
-         "/var/lib/glusterd", "/var/log/glusterfs"];
-
     /// <summary>The canonical form of <paramref name="path"/>, or null and what is wrong with it.
     /// Worked out from the text alone: ".." is refused, not resolved, since through a symlink it
     /// leads somewhere else than the text says (symlinks themselves are the caller's, see

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Text;
 
-namespace KvmOcf.GlusterMount;
+namespace KvmOcf.Ocf;
 
 /// <summary>A filesystem's device number (major:minor): the superblock's, so the same for every
 /// mount of it in every mount namespace (a bind mount, a container's copy, libvirt's private
 /// namespace for qemu) — unlike mount IDs and paths, which differ between them.</summary>
-internal readonly record struct DeviceNumber(uint Major, uint Minor)
+public readonly record struct DeviceNumber(uint Major, uint Minor)
 {
     /// <summary>"0:39", as in mountinfo.</summary>
     public static DeviceNumber? Parse(string text) => Parse(text, NumberStyles.None);
@@ -26,16 +26,16 @@ internal readonly record struct DeviceNumber(uint Major, uint Minor)
 }
 
 /// <summary>A line of a mountinfo file.</summary>
-internal sealed record MountEntry(int Id, int ParentId, DeviceNumber Device, string MountPoint, string FsType, string Source);
+public sealed record MountEntry(int Id, int ParentId, DeviceNumber Device, string MountPoint, string FsType, string Source);
 
 /// <summary>The kernel's mount table, from /proc/self/mountinfo (or another process's, for its
 /// mount namespace): reading it never touches the filesystems themselves, so a hung or dead FUSE
 /// mount cannot block it. Mount points in it are canonical (see <see cref="MountPath"/>).</summary>
-internal static class MountTable
+public static class MountTable
 {
     public static IReadOnlyList<MountEntry> Read(string path = "/proc/self/mountinfo") => Parse(File.ReadAllText(path));
 
-    internal static List<MountEntry> Parse(string mountinfo)
+    public static List<MountEntry> Parse(string mountinfo)
     {
         var entries = new List<MountEntry>();
         foreach (var line in mountinfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -55,6 +55,11 @@ internal static class MountTable
     public static MountEntry? At(IReadOnlyList<MountEntry> table, string mountPoint) =>
         table.LastOrDefault(e => e.MountPoint == mountPoint);
 
+    /// <summary>The mount <paramref name="path"/> (canonical) lies on: the topmost mount at the
+    /// longest mount point that holds it.</summary>
+    public static MountEntry? Containing(IReadOnlyList<MountEntry> table, string path) =>
+        table.Where(e => MountPath.IsUnder(path, e.MountPoint)).OrderBy(e => e.MountPoint.Length).LastOrDefault();
+
     /// <summary>The mounts in the subtree of <paramref name="mount"/> (mounted on it, or on those):
     /// what a lazy unmount of it would detach along with it. Not those hidden under it, which were
     /// there before it and stay.</summary>
@@ -72,7 +77,7 @@ internal static class MountTable
     }
 
     /// <summary>mountinfo escapes space, tab, newline and backslash as octal (\040 …).</summary>
-    internal static string Unescape(string field)
+    public static string Unescape(string field)
     {
         if (!field.Contains('\\')) return field;
         var bytes = new List<byte>();

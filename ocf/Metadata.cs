@@ -98,10 +98,10 @@ public static class Metadata
         public void Empty(int depth, string name, params (string, string?)[] attributes) => Line(depth, $"<{name}{Attributes(attributes)}/>");
 
         public void Text(int depth, string name, string text, params (string, string?)[] attributes) =>
-            Line(depth, $"<{name}{Attributes(attributes)}>{KvmOcf.Ocf.Xml.Escape(text)}</{name}>");
+            Line(depth, $"<{name}{Attributes(attributes)}>{KvmOcf.Core.Xml.Escape(text)}</{name}>");
 
         private static string Attributes((string Name, string? Value)[] attributes) =>
-            string.Concat(attributes.Where(a => a.Value is not null).Select(a => $" {a.Name}=\"{KvmOcf.Ocf.Xml.Escape(a.Value!)}\""));
+            string.Concat(attributes.Where(a => a.Value is not null).Select(a => $" {a.Name}=\"{KvmOcf.Core.Xml.Escape(a.Value!)}\""));
 
         public override string ToString() => _sb.ToString();
     }

@@ -53,9 +53,12 @@ public sealed class OcfContext
     /// <summary>Runs a command bounded by this action's deadline.</summary>
     public CommandResult Run(Command command) => command.Run(Deadline, Log);
 
+    /// <summary>OCF passes each parameter as <c>OCF_RESKEY_&lt;name&gt;</c>.</summary>
+    public static string EnvironmentName(Parameter parameter) => "OCF_RESKEY_" + parameter.Name;
+
     internal string? RawValue(Parameter parameter)
     {
-        if (Environment.NonEmpty(parameter.EnvironmentName) is { } value) return value;
+        if (Environment.NonEmpty(EnvironmentName(parameter)) is { } value) return value;
         foreach (var former in parameter.FormerNames)
             if (Environment.NonEmpty("OCF_RESKEY_" + former) is { } old) return old;
         return null;
@@ -81,7 +84,7 @@ public sealed class OcfContext
             if (RawValue(parameter) is not { } text) continue;
             if (parameter.Problem(text) is { } problem) return Describe(parameter, text, problem);
 
-            if (Environment.NonEmpty(parameter.EnvironmentName) is null)
+            if (Environment.NonEmpty(EnvironmentName(parameter)) is null)
                 Log.LogWarning("parameter '{Former}' is deprecated; use '{Name}'",
                     parameter.FormerNames.First(f => Environment.NonEmpty("OCF_RESKEY_" + f) is not null), parameter.Name);
             else if (parameter.Deprecated is { } advice)

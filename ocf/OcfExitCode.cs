@@ -37,16 +37,25 @@ public readonly record struct OcfResult(OcfExitCode Code, string? Reason = null)
 
     public static implicit operator OcfResult(OcfExitCode code) => new(code);
 
+    /// <summary>The one table from the core's failures to OCF exit codes: software missing here is
+    /// OCF_ERR_INSTALLED, everything else (failed, timed out, unreachable, refused) OCF_ERR_GENERIC.</summary>
+    public static OcfResult Of(OperationException failure) => failure switch
+    {
+        OcfException ocf => ocf.Result,
+        { Kind: FailureKind.NotFound } => Installed(failure.Reason),
+        _ => Generic(failure.Reason),
+    };
+
     public bool IsSuccess => Code == OcfExitCode.Success;
     public override string ToString() => Reason is null ? Code.ToString() : $"{Code}: {Reason}";
 }
 
-/// <summary>Ends the current action with <see cref="Code"/> and a one-line <see cref="Reason"/>.
-/// Thrown by helpers deep in a call chain (a timed-out command, a missing tool); the runtime turns
-/// it into the exit code and the exit reason.</summary>
-public class OcfException(OcfExitCode code, string reason, Exception? inner = null) : Exception(reason, inner)
+/// <summary>Ends the current action with <see cref="Code"/> and a one-line reason: for agent code
+/// that knows which OCF answer it means. Failures of the core (a command that timed out, a tool
+/// missing, a daemon that does not answer) are <see cref="OperationException"/>s, turned into exit
+/// codes by <see cref="OcfResult.Of(OperationException)"/>.</summary>
+public class OcfException(OcfExitCode code, string reason, Exception? inner = null) : OperationException(FailureKind.Failed, reason, inner)
 {
     public OcfExitCode Code { get; } = code;
-    public string Reason => Message;
     public OcfResult Result => new(Code, Reason);
 }

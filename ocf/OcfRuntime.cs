@@ -26,7 +26,7 @@ public static class OcfRuntime
 
         var tag = env.ResourceInstance.Length > 0 ? $"{agent.Name}({OneLine.Of(env.ResourceInstance, 100)})" : agent.Name;
         ILogSink? syslog = null;
-        try { syslog = SyslogSink.For(tag, env.LogFacility); } catch (OcfException) { }
+        try { syslog = SyslogSink.For(tag, env.LogFacility); } catch (OperationException) { }
         return Run(agent, args, env, new FdWriter(1, autoFlush: false), stderr, syslog);
     }
 
@@ -66,15 +66,15 @@ public static class OcfRuntime
                 return Finish(new OcfResult(OcfExitCode.ErrUnimplemented, why), stderr, prefix, null);
             }
 
-            var log = new OcfLogger(stderr, sink, env.Debug);
+            var log = new AgentLogger(stderr, sink, env.Debug);
             var timeout = TimeoutOf(env, declared);
             var context = new OcfContext(agent, declared?.Name ?? action, env, log, timeout, Deadline.After(Deadline.BudgetFor(timeout)));
             log.LogDebug("{Action} (timeout {Timeout}s, depth {Depth})", context.Action, timeout.TotalSeconds, context.CheckLevel);
             return Finish(ExitCodeRules.Apply(context.Action, Guard(() => Perform(agent, declared, context), context)), stderr, prefix, log);
         }
-        catch (OcfException e)
+        catch (OperationException e)
         {
-            return Finish(ExitCodeRules.Apply(args.Count > 0 ? args[0] : "", e.Result), stderr, prefix, null);
+            return Finish(ExitCodeRules.Apply(args.Count > 0 ? args[0] : "", OcfResult.Of(e)), stderr, prefix, null);
         }
         catch (Exception e)
         {
@@ -109,7 +109,7 @@ public static class OcfRuntime
     private static OcfResult Guard(Func<OcfResult> handler, OcfContext context)
     {
         try { return handler(); }
-        catch (OcfException e) { return e.Result; }
+        catch (OperationException e) { return OcfResult.Of(e); }
         catch (Exception e)
         {
             context.Log.LogDebug(e, "unexpected exception in {Action}", context.Action);

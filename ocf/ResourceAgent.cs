@@ -39,10 +39,3 @@ public sealed record OcfAction(string Name, TimeSpan Timeout, Func<OcfContext, O
     public string? Role { get; init; }
     public TimeSpan? StartDelay { get; init; }
 }
-
-/// <summary>Version of this build of KvmOcf.</summary>
-public static class BuildInfo
-{
-    public static string Version =>
-        typeof(BuildInfo).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
-}

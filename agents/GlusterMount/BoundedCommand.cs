@@ -15,6 +15,6 @@ internal static class BoundedCommand
     {
         if (deadline.Expired) return null;
         try { return command.Run(deadline, log); }
-        catch (OcfException e) when (e is CommandTimeoutException || deadline.Expired) { return null; }
+        catch (OperationException e) when (e.Kind == FailureKind.TimedOut || deadline.Expired) { return null; }
     }
 }

@@ -58,8 +58,8 @@ internal sealed partial class Mount
         if (ctx.Get(ForceUnmount) == "false") return $"{Dir} is in use by {Describe(users)} and force_unmount is false";
         if (users.FirstOrDefault(u => !u.CanBeEnded) is { } unkillable) return $"{Dir} is in use by {unkillable}, which cannot be ended";
 
-        var kill = (Unix.SIGKILL, ctx.Deadline.Reserve(KillWait));
-        (int Signal, Deadline Until)[] rounds = ctx.Get(FastStop) ? [kill] : [(Unix.SIGTERM, ctx.Deadline.Reserve(ctx.Deadline.Remaining / 2)), kill];
+        var kill = (Posix.SIGKILL, ctx.Deadline.Reserve(KillWait));
+        (int Signal, Deadline Until)[] rounds = ctx.Get(FastStop) ? [kill] : [(Posix.SIGTERM, ctx.Deadline.Reserve(ctx.Deadline.Remaining / 2)), kill];
         foreach (var (signal, until) in rounds)
         {
             var signalled = new List<Pidfd>();
@@ -67,7 +67,7 @@ internal sealed partial class Mount
             {
                 foreach (var user in users)
                 {
-                    ctx.Log.LogWarning("sending {Signal} to {User}, which uses {Dir}", signal == Unix.SIGTERM ? "TERM" : "KILL", user, Dir);
+                    ctx.Log.LogWarning("sending {Signal} to {User}, which uses {Dir}", signal == Posix.SIGTERM ? "TERM" : "KILL", user, Dir);
                     if (Signal(user.Pid, signal, () => Holders.Use(user.Pid, device) is not null, out var refused) is { } pidfd) signalled.Add(pidfd);
                     else if (refused) return $"{Dir} is in use by {user}, which may not be signalled";
                 }
@@ -97,7 +97,7 @@ internal sealed partial class Mount
         if (pidfd is null) return null;
         int errno = 0;
         if (stillMeant() && pidfd.Signal(signal, out errno)) return pidfd;
-        refused = errno is not (0 or Unix.ESRCH);
+        refused = errno is not (0 or Posix.ESRCH);
         pidfd.Dispose();
         return null;
     }
@@ -138,7 +138,7 @@ internal sealed partial class Mount
             foreach (var pid in GlusterProcesses.Clients(Dir))
             {
                 ctx.Log.LogInformation("killing the FUSE client {Pid} of {Dir}", pid, Dir);
-                if (Signal(pid, Unix.SIGKILL, () => GlusterProcesses.IsClient(pid, Dir), out _) is { } pidfd) killed.Add(pidfd);
+                if (Signal(pid, Posix.SIGKILL, () => GlusterProcesses.IsClient(pid, Dir), out _) is { } pidfd) killed.Add(pidfd);
             }
             var until = ctx.Deadline.AtMost(TimeSpan.FromSeconds(5));
             if (killed.FirstOrDefault(p => !p.WaitForExit(until)) is { } survivor) return $"its FUSE client {survivor.Pid} survives KILL";

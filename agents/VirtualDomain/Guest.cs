@@ -238,7 +238,7 @@ internal sealed partial class Guest(OcfContext ctx)
                 _state.Update(("utilization." + attribute, wanted));
             }
             catch (ClusterUnavailableException e) { ctx.Log.LogDebug("utilization {Attribute} not updated: {Reason}", attribute, e.Reason); }
-            catch (OcfException e) { ctx.Log.LogWarning("utilization {Attribute} not updated: {Reason}", attribute, e.Reason); }
+            catch (OperationException e) { ctx.Log.LogWarning("utilization {Attribute} not updated: {Reason}", attribute, e.Reason); }
         }
     }
 

@@ -102,7 +102,7 @@ internal sealed partial class Guest
                 domain.Save(snapshot, gracefulDeadline);
                 if (WaitUntilStopped(id, gracefulDeadline)) return VerifyStopped(id);
             }
-            catch (OcfException e)
+            catch (OperationException e)
             {
                 ctx.Log.LogError("Failed to save snapshot state of {Domain} on stop: {Reason}", id, e.Reason);
                 AbortJob(domain);
@@ -116,7 +116,7 @@ internal sealed partial class Guest
             bool requested = true;
             try { domain.Shutdown(ShutdownModes.Flags(ctx.Get(ShutdownMode), out _) ?? 0, gracefulDeadline); }
             catch (LibvirtException e) when (e.ErrorCode is LibvirtNative.ERR_NO_DOMAIN or LibvirtNative.ERR_OPERATION_INVALID) { } // gone while asked
-            catch (OcfException e)
+            catch (OperationException e)
             {
                 ctx.Log.LogWarning("graceful shutdown of {Domain} failed: {Reason}", id, e.Reason);
                 requested = false;
@@ -136,7 +136,7 @@ internal sealed partial class Guest
     private void AbortJob(Domain domain)
     {
         try { domain.AbortJob(ctx.Deadline.AtMost(TimeSpan.FromSeconds(5))); }
-        catch (OcfException e) { ctx.Log.LogDebug("aborting the job of {Domain}: {Reason}", domain.Id, e.Reason); }
+        catch (OperationException e) { ctx.Log.LogDebug("aborting the job of {Domain}: {Reason}", domain.Id, e.Reason); }
     }
 
     /// <summary>Success only when libvirt and the process table both say the guest is gone.</summary>
@@ -256,7 +256,7 @@ internal sealed partial class Guest
                 if (!sync.Succeeded) ctx.Log.LogWarning("Syncing {Path} failed: {Why}", path, sync.Summary);
             }
         }
-        catch (Exception e) when (e is OcfException or IOException or FormatException)
+        catch (Exception e) when (e is OperationException or IOException or FormatException)
         {
             ctx.Log.LogWarning("Saving the config of {Domain} failed: {Why}", id, e.Message);
         }

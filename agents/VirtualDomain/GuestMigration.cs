@@ -99,7 +99,7 @@ internal sealed partial class Guest
             {
                 ctx.Log.LogError("{Domain}: live migration to {Target} did not finish in time; aborting", id, target);
                 try { domain.AbortJob(ctx.Deadline.AtMost(TimeSpan.FromSeconds(10))); }
-                catch (OcfException e) { ctx.Log.LogError("aborting the migration failed: {Reason}", e.Reason); }
+                catch (OperationException e) { ctx.Log.LogError("aborting the migration failed: {Reason}", e.Reason); }
                 job.Wait(ctx.Deadline.Remaining / 2);
                 aborted = $"did not finish within {elapsed.TotalSeconds:0}s and was aborted" + (remaining > 0 ? $" ({remaining >> 20} MiB left)" : "");
                 break;
@@ -129,10 +129,10 @@ internal sealed partial class Guest
                 }
             }
             // a job that ends between two calls takes its job info with it: the outcome decides
-            catch (OcfException e) { ctx.Log.LogDebug("migration progress: {Reason}", e.Reason); }
+            catch (OperationException e) { ctx.Log.LogDebug("migration progress: {Reason}", e.Reason); }
         }
 
-        var failure = aborted ?? (job.Failure is { } f ? "failed: " + (f is OcfException o ? o.Reason : f.Message) : null);
+        var failure = aborted ?? (job.Failure is { } f ? "failed: " + (f is OperationException o ? o.Reason : f.Message) : null);
         return Outcome(id, destination, target, failure, Stopwatch.GetElapsedTime(started));
     }
 
@@ -148,7 +148,7 @@ internal sealed partial class Guest
             using var arrived = destination.Lookup(id, ctx.Deadline);
             there = arrived?.State(ctx.Deadline).State;
         }
-        catch (OcfException e)
+        catch (OperationException e)
         {
             return OcfResult.Generic($"{id}: live migration to {target} {failure ?? "ended"}, and {target} cannot tell whether the guest arrived: {e.Reason}");
         }

@@ -45,7 +45,7 @@ internal static class SystemdDropIns
                 var r = ctx.Run(new Command("systemctl").WithArguments(args));
                 if (!r.Succeeded) ctx.Log.LogWarning("systemctl {Args} failed: {Why}", string.Join(' ', args), r.Summary);
             }
-            catch (OcfException e) { ctx.Log.LogWarning("systemctl {Args} failed: {Why}", string.Join(' ', args), e.Reason); }
+            catch (OperationException e) { ctx.Log.LogWarning("systemctl {Args} failed: {Why}", string.Join(' ', args), e.Reason); }
         }
     }
 

@@ -63,7 +63,7 @@ public sealed class GlusterMountTests : IDisposable
     public void Ocf_tester_passes_its_behavioural_checks()
     {
         var installed = Installed.Agent("GlusterMount");
-        var run = Sh.Run(new Ocf.Command(_single.ClientPrefix[0]).WithArguments([.. _single.ClientPrefix[1..], "env", "HA_RSCTMP=" + RscTmp,
+        var run = Sh.Run(new Command(_single.ClientPrefix[0]).WithArguments([.. _single.ClientPrefix[1..], "env", "HA_RSCTMP=" + RscTmp,
             "ocf-tester", "-v", "-n", "fs", "-o", "device=" + _single.Device, "-o", "directory=" + MountPoint, installed]), TimeSpan.FromMinutes(3));
         var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
         Assert.True(failures.Count == 0 || failures is [var only] && only.Contains(OcfTesterTests.DtdCheck), run.StandardOutput);

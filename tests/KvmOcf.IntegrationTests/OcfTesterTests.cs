@@ -19,7 +19,7 @@ public class OcfTesterTests : IDisposable
     public void Passes_every_behavioural_check()
     {
         var agent = Installed.TestAgent();
-        var run = Sh.Run(new Ocf.Command("ocf-tester").WithArguments("-v", "-n", "ocft1", "-o", $"state={_dir}/state", agent), TimeSpan.FromMinutes(3));
+        var run = Sh.Run(new Command("ocf-tester").WithArguments("-v", "-n", "ocft1", "-o", $"state={_dir}/state", agent), TimeSpan.FromMinutes(3));
         var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
 
         Assert.Single(failures);

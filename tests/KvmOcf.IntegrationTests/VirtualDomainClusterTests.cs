@@ -49,10 +49,10 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         cluster.On(node, "virsh", "-c", "qemu:///system", "list", "--name").StandardOutput.Split('\n').Contains(d.Name);
 
     private string? Utilization(string id, string attribute) =>
-        Ocf.Xml.Parse(cluster.On("n1", "crm_resource", "-r", id, "--utilization", "--get-parameter", attribute, "--output-as=xml").StandardOutput)
+        Xml.Parse(cluster.On("n1", "crm_resource", "-r", id, "--utilization", "--get-parameter", attribute, "--output-as=xml").StandardOutput)
             .Descendants("item").FirstOrDefault()?.Text;
 
-    private string? Epoch() => Ocf.Xml.Parse(cluster.On("n1", "cibadmin", "--query").StandardOutput).Attribute("epoch");
+    private string? Epoch() => Xml.Parse(cluster.On("n1", "cibadmin", "--query").StandardOutput).Attribute("epoch");
 
     [Fact]
     public void The_agent_migrates_a_live_guest_between_two_libvirtds()

@@ -151,5 +151,5 @@ public sealed class VirtualDomainPropertyTests : IDisposable
 
     private static string Describe(Dictionary<string, string> parameters) =>
         string.Join(' ', parameters.Where(p => p.Key is not ("config" or "domain" or "HA_RSCTMP" or "OCF_RESOURCE_INSTANCE"))
-            .Select(p => $"{p.Key}={Ocf.OneLine.Of(p.Value, 20)}"));
+            .Select(p => $"{p.Key}={OneLine.Of(p.Value, 20)}"));
 }

@@ -400,7 +400,7 @@ public sealed class VirtualDomainTests : IDisposable
     {
         var d = Domain();
         var installed = Installed.Agent("VirtualDomain");
-        var run = Sh.Run(new Ocf.Command("env").WithArguments("HA_RSCTMP=" + _rsctmp, "ocf-tester", "-v", "-n", d.Name,
+        var run = Sh.Run(new Command("env").WithArguments("HA_RSCTMP=" + _rsctmp, "ocf-tester", "-v", "-n", d.Name,
             "-o", "config=" + d.ConfigPath, "-o", "autoset_utilization_cpu=false", "-o", "autoset_utilization_hv_memory=false",
             "-o", "autoset_utilization_host_memory=false", installed), TimeSpan.FromMinutes(5));
         var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();

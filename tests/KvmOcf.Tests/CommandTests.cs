@@ -66,8 +66,8 @@ public class CommandTests
         var result = new Command("ls").WithArguments("/nonexistent-kvmocf").Run(Minute);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("nonexistent-kvmocf", result.Summary);
-        var e = Assert.Throws<OcfException>(() => result.ThrowIfFailed("listing"));
-        Assert.Equal(OcfExitCode.ErrGeneric, e.Code);
+        var e = Assert.Throws<OperationException>(() => result.ThrowIfFailed("listing"));
+        Assert.Equal(FailureKind.Failed, e.Kind);
         Assert.StartsWith("listing failed (exit 2): ls: cannot access", e.Reason);
     }
 
@@ -75,7 +75,7 @@ public class CommandTests
     public void A_missing_program_is_not_installed()
     {
         var e = Assert.Throws<CommandNotFoundException>(() => new Command("kvmocf-no-such-tool").Run(Minute));
-        Assert.Equal(OcfExitCode.ErrInstalled, e.Code);
+        Assert.Equal(FailureKind.NotFound, e.Kind);
         Assert.Equal("kvmocf-no-such-tool is not installed", e.Reason);
     }
 
@@ -98,7 +98,7 @@ public class CommandTests
     [Fact]
     public void An_expired_deadline_runs_nothing()
     {
-        Assert.Throws<OcfException>(() => new Command("true").Run(Deadline.After(TimeSpan.Zero)));
+        Assert.Equal(FailureKind.TimedOut, Assert.Throws<OperationException>(() => new Command("true").Run(Deadline.After(TimeSpan.Zero))).Kind);
     }
 
     [Fact]

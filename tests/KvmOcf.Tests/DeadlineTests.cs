@@ -22,7 +22,8 @@ public class DeadlineTests
         Assert.True(Deadline.After(TimeSpan.Zero).Expired);
         Assert.True(Deadline.After(TimeSpan.FromSeconds(-3)).Expired);
         Assert.Equal(TimeSpan.Zero, Deadline.After(TimeSpan.FromSeconds(-3)).Remaining);
-        var e = Assert.Throws<OcfException>(() => Deadline.After(TimeSpan.Zero).ThrowIfExpired("waiting for the guest"));
+        var e = Assert.Throws<OperationException>(() => Deadline.After(TimeSpan.Zero).ThrowIfExpired("waiting for the guest"));
+        Assert.Equal(FailureKind.TimedOut, e.Kind);
         Assert.Equal("timed out waiting for the guest", e.Reason);
     }
 

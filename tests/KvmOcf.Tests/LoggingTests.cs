@@ -16,7 +16,7 @@ public class LoggingTests
     {
         var stderr = new StringWriter();
         var sink = new Recorder();
-        ILogger log = new OcfLogger(stderr, sink, debug: false);
+        ILogger log = new AgentLogger(stderr, sink, debug: false);
 
         log.LogInformation("guest {Name} is\nrunning", "vm1");
         log.LogWarning("careful");
@@ -30,7 +30,7 @@ public class LoggingTests
     public void Debug_appears_only_when_enabled()
     {
         var stderr = new StringWriter();
-        ILogger log = new OcfLogger(stderr, null, debug: true);
+        ILogger log = new AgentLogger(stderr, null, debug: true);
         log.LogDebug("shown");
         Assert.Equal("DEBUG: shown\n", stderr.ToString());
     }
@@ -39,7 +39,7 @@ public class LoggingTests
     public void An_exception_adds_its_message_but_its_trace_only_in_debug()
     {
         var stderr = new StringWriter();
-        ILogger log = new OcfLogger(stderr, null, debug: false);
+        ILogger log = new AgentLogger(stderr, null, debug: false);
         try { throw new IOException("disk gone"); }
         catch (IOException e) { log.LogError(e, "write failed"); }
         Assert.Equal("ERROR: write failed: disk gone\n", stderr.ToString());

@@ -14,11 +14,11 @@ public class PidfdTests
         Assert.NotNull(pidfd);
         Assert.Equal(0, errno);
         Assert.False(pidfd.Exited);
-        Assert.True(pidfd.Signal(Unix.SIGTERM, out _));
+        Assert.True(pidfd.Signal(Posix.SIGTERM, out _));
         Assert.True(pidfd.WaitForExit(Deadline.After(TimeSpan.FromSeconds(5))));
         sleep.WaitForExit();
-        Assert.False(pidfd.Signal(Unix.SIGTERM, out errno));   // gone: the PID is not signalled again
-        Assert.Equal(Unix.ESRCH, errno);
+        Assert.False(pidfd.Signal(Posix.SIGTERM, out errno));   // gone: the PID is not signalled again
+        Assert.Equal(Posix.ESRCH, errno);
     }
 
     [Fact]

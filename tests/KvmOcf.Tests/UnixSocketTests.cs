@@ -30,7 +30,7 @@ public sealed class UnixSocketTests : IDisposable
     {
         var e = Assert.Throws<PeerUnreachableException>(() =>
             UnixSocket.Open(Path.Combine(_dir, "none"), "exampled", Deadline.After(TimeSpan.FromSeconds(5))));
-        Assert.Equal(OcfExitCode.ErrGeneric, e.Code);
+        Assert.Equal(FailureKind.Unreachable, e.Kind);
         Assert.Contains("exampled not running?", e.Message);
     }
 

@@ -205,7 +205,7 @@ public sealed class StateFileAgent : ResourceAgent
     {
         if (!ctx.Meta.IsPromotable) return;
         try { ctx.Cluster.SetPromotionScore(ctx.Get(PromotionScore)); }
-        catch (OcfException e) { ctx.Log.LogWarning("promotion score not updated: {Reason}", e.Reason); }
+        catch (OperationException e) { ctx.Log.LogWarning("promotion score not updated: {Reason}", e.Reason); }
     }
 
     private static void UpdateUtilization(OcfContext ctx)
@@ -216,7 +216,7 @@ public sealed class StateFileAgent : ResourceAgent
         {
             if (ctx.Cluster.SetUtilization("test_units", units.ToString())) ctx.Log.LogInformation("utilization test_units set to {Units}", units);
         }
-        catch (OcfException e) { ctx.Log.LogWarning("utilization not updated: {Reason}", e.Reason); }
+        catch (OperationException e) { ctx.Log.LogWarning("utilization not updated: {Reason}", e.Reason); }
     }
 
     /// <summary>Stopped only when the file is known to be absent; any other failure to read it is

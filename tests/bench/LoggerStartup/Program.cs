@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 
 #if VARIANT_OCF
-ILogger log = new KvmOcf.Ocf.OcfLogger(new KvmOcf.Ocf.FdWriter(2, autoFlush: true), KvmOcf.Ocf.SyslogSink.For("LoggerStartup(bench)", "daemon"), debug: false);
+ILogger log = new KvmOcf.Ocf.AgentLogger(new KvmOcf.Ocf.FdWriter(2, autoFlush: true), KvmOcf.Ocf.SyslogSink.For("LoggerStartup(bench)", "daemon"), debug: false);
 log.LogInformation("guest {Name} is running", "vm1");
 #elif VARIANT_CONSOLE
 using (var factory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)))

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A small XML reader and escaper for the machine-written XML agents deal with
 /// (pacemaker's <c>--output-as=xml</c>, libvirt domain XML, <c>gluster --xml</c>). System.Xml's

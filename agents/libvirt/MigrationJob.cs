@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.Libvirt;
 
@@ -8,7 +7,7 @@ namespace KvmOcf.Libvirt;
 /// connections) or virDomainMigrateToURI3 (peer-to-peer: the source libvirtd talks to the target's),
 /// with typed parameters, on a worker thread so the caller can watch its progress, tune it, and
 /// abort it at the deadline.</summary>
-internal sealed unsafe class MigrationJob
+public sealed unsafe class MigrationJob
 {
     private readonly Thread _worker;
     private Exception? _failure;

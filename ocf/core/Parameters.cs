@@ -1,9 +1,10 @@
 using System.Globalization;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
-/// <summary>One instance attribute of a resource agent, declared once. The metadata, the
-/// validation of <c>OCF_RESKEY_&lt;name&gt;</c> and the usage text are all derived from it.</summary>
+/// <summary>One parameter of an agent, declared once, with its facts and its typed parsing and
+/// validation. How it is named on the wire and rendered (<c>OCF_RESKEY_name</c> and OCF metadata;
+/// <c>name=</c> on stdin, <c>--name</c> and fence-agents metadata) belongs to each runtime.</summary>
 public abstract class Parameter
 {
     private protected Parameter(string name)
@@ -16,9 +17,10 @@ public abstract class Parameter
     public required string ShortDescription { get; init; }
     public required string LongDescription { get; init; }
     public bool Required { get; init; }
-    /// <summary>Values must be unique across resources of this agent within the group (OCF 1.1 unique-group).</summary>
+    /// <summary>Values must be unique across resources of this agent within the group (OCF 1.1
+    /// unique-group; runtimes without the notion ignore it).</summary>
     public string? UniqueGroup { get; init; }
-    /// <summary>A change can be applied by reload-agent, without a restart.</summary>
+    /// <summary>A change can be applied without a restart (OCF reload-agent).</summary>
     public bool Reloadable { get; init; }
     /// <summary>The value is never echoed in errors or logs.</summary>
     public bool Secret { get; init; }
@@ -28,9 +30,8 @@ public abstract class Parameter
     /// replaced by this one; a value given under a former name is used when this name is unset.</summary>
     public IReadOnlyList<string> FormerNames { get; init; } = [];
 
-    public string EnvironmentName => "OCF_RESKEY_" + Name;
-
-    /// <summary>OCF content type. Only the types both the OCF 1.1 schema and pcs accept.</summary>
+    /// <summary>The value's type as metadata names it (boolean, string, integer, select): the types
+    /// both the OCF 1.1 schema, pcs and fence-agents' metadata accept.</summary>
     public abstract string ContentType { get; }
     /// <summary>Human description of what values are accepted, for usage text.</summary>
     public abstract string Accepts { get; }
@@ -69,7 +70,7 @@ public abstract class Parameter<T> : Parameter
     protected bool HasExplicitDefault { get; private set; }
 
     /// <summary>An extra rule on the parsed value (e.g. "must be an absolute path"); returns what is
-    /// wrong, or null. A value it rejects is wrong everywhere (OCF_ERR_CONFIGURED).</summary>
+    /// wrong, or null. A value it rejects is wrong everywhere.</summary>
     public Func<T, string?>? Check { get; init; }
 
     public abstract bool TryParse(string text, out T value, out string problem);
@@ -204,7 +205,7 @@ public sealed class SelectParameter : Parameter<string>
 }
 
 /// <summary>A duration written as pacemaker writes them: <c>30</c> (seconds), <c>30s</c>,
-/// <c>500ms</c>, <c>2min</c>, <c>1h</c>. Declared to OCF as a string, since the OCF 1.1 schema
+/// <c>500ms</c>, <c>2min</c>, <c>1h</c>. Declared to metadata as a string, since the OCF 1.1 schema
 /// has no time type.</summary>
 public sealed class TimeParameter(string name) : Parameter<TimeSpan>(name, TimeSpan.Zero)
 {

@@ -7,7 +7,7 @@ namespace KvmOcf.Libvirt;
 /// the first call only — loading it costs ~11 ms — so the monitor path, which speaks the RPC
 /// protocol itself (<see cref="RpcClient"/>), never pays for it. Every call here can block on a hung
 /// libvirtd: call them only through <see cref="Hypervisor"/>, which bounds each by the deadline.</summary>
-internal static unsafe partial class LibvirtNative
+public static unsafe partial class LibvirtNative
 {
     private const string Lib = "libvirt.so.0";
     private const string LibQemu = "libvirt-qemu.so.0";

@@ -1,18 +1,11 @@
-using KvmOcf.Ocf;
 
 namespace KvmOcf.Libvirt;
-
-/// <summary>What libvirt says about a guest right now.</summary>
-internal sealed record GuestState(DomainState State, int Reason, int VirtCpus, long MaxMemoryKiB)
-{
-    public const int PausedIoError = 5;
-}
 
 /// <summary>The one seam between "ask libvirt about a guest" and how it is asked: over the RPC
 /// socket where the hypervisor URI is a local qemu:///system (no libvirt.so, ~1 ms), else through
 /// libvirt.so. A daemon that cannot be reached or does not answer is
 /// <see cref="PeerUnreachableException"/> either way.</summary>
-internal static class GuestStateQuery
+public static class GuestStateQuery
 {
     /// <summary>The guest's state, or null when libvirt does not know it (also when it vanished
     /// between the lookup and the question, as a guest that is just shutting down does).</summary>
@@ -50,12 +43,12 @@ internal static class GuestStateQuery
             if (RpcClient.SocketFor(uri) is { } socket)
             {
                 using var client = RpcClient.Open(socket, deadline);
-                var domain = client.Lookup(id, deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"domain {id} vanished");
+                var domain = client.Lookup(id, deadline) ?? throw new OperationException(FailureKind.Failed, $"domain {id} vanished");
                 client.GuestAgentCommand(domain, Ping, (int)Math.Ceiling(timeout.TotalSeconds), deadline);
                 return null;
             }
             using var hypervisor = Hypervisor.Connect(uri, deadline);
-            using var guest = hypervisor.Lookup(id, deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"domain {id} vanished");
+            using var guest = hypervisor.Lookup(id, deadline) ?? throw new OperationException(FailureKind.Failed, $"domain {id} vanished");
             guest.GuestAgentCommand(Ping, timeout, deadline);
             return null;
         }

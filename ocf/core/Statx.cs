@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>Which filesystem a path is on, asked without asking the filesystem: statx(2) with
 /// AT_STATX_DONT_SYNC and an empty request mask makes network filesystems and FUSE answer from

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.Libvirt;
 
@@ -10,7 +9,7 @@ namespace KvmOcf.Libvirt;
 /// loading libvirt.so. Keepalive is never advertised, so the daemon never pings; every read is
 /// bounded by the caller's deadline (a SIGSTOPped libvirtd accepts connections and never answers).
 /// Byte layouts verified against libvirtd 9.0 (see tests).</summary>
-internal sealed class RpcClient : IDisposable
+public sealed class RpcClient : IDisposable
 {
     private const uint RemoteProgram = 0x20008086, QemuProgram = 0x20008087, KeepaliveProgram = 0x6b656570;
     private const int ProcConnectOpen = 1, ProcConnectClose = 2, ProcGetInfo = 16, ProcLookupByName = 23,
@@ -137,7 +136,7 @@ internal sealed class RpcClient : IDisposable
     }
 
     private static byte[] ParseUuid(string uuid) =>
-        Guid.TryParse(uuid, out var guid) ? guid.ToByteArray(bigEndian: true) : throw new OcfException(OcfExitCode.ErrConfigured, $"'{uuid}' is not a UUID");
+        Guid.TryParse(uuid, out var guid) ? guid.ToByteArray(bigEndian: true) : throw new FormatException($"'{uuid}' is not a UUID");
 
     public void Dispose()
     {
@@ -145,7 +144,7 @@ internal sealed class RpcClient : IDisposable
         {
             // Without CONNECT_CLOSE libvirtd logs an error line per connection, i.e. per monitor.
             try { Call(RemoteProgram, ProcConnectClose, _ => { }, Deadline.After(TimeSpan.FromMilliseconds(500))); }
-            catch (OcfException) { }
+            catch (OperationException) { }
             catch (IOException) { }
             _open = false;
         }
@@ -154,13 +153,13 @@ internal sealed class RpcClient : IDisposable
 }
 
 /// <summary>remote_nonnull_domain: name, UUID, id (-1 when inactive).</summary>
-internal sealed record RemoteDomain(string Name, byte[] Uuid, int Id)
+public sealed record RemoteDomain(string Name, byte[] Uuid, int Id)
 {
     public string UuidText => new Guid(Uuid, bigEndian: true).ToString();
 }
 
 /// <summary>An error reply: libvirt's error code and message.</summary>
-internal sealed class RpcError(int code, string message) : OcfException(OcfExitCode.ErrGeneric, OneLine.Of(message, 300))
+public sealed class RpcError(int code, string message) : OperationException(FailureKind.Failed, OneLine.Of(message, 300))
 {
     public int ErrorCode { get; } = code;
 
@@ -175,7 +174,7 @@ internal sealed class RpcError(int code, string message) : OcfException(OcfExitC
 }
 
 /// <summary>XDR (RFC 4506) as libvirt uses it: big-endian, 4-byte aligned.</summary>
-internal sealed class XdrWriter
+public sealed class XdrWriter
 {
     private readonly MemoryStream _out = new();
 
@@ -189,7 +188,7 @@ internal sealed class XdrWriter
     public byte[] ToArray() => _out.ToArray();
 }
 
-internal sealed class XdrReader(byte[] data)
+public sealed class XdrReader(byte[] data)
 {
     private int _pos;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>An external program to run, built immutably (in the manner of CliWrap): an argv array,
 /// never a shell; extra environment; text for stdin. Secrets go through stdin or the environment,
@@ -84,9 +84,9 @@ public sealed record CommandResult(int ExitCode, string StandardOutput, string S
     public string Summary =>
         OneLine.Of(FirstLine(StandardError) ?? FirstLine(StandardOutput) ?? $"exit code {ExitCode}", 200);
 
-    /// <summary>Throws OCF_ERR_GENERIC "<paramref name="what"/> failed: …" unless the command succeeded.</summary>
+    /// <summary>Throws "<paramref name="what"/> failed: …" unless the command succeeded.</summary>
     public CommandResult ThrowIfFailed(string what) =>
-        Succeeded ? this : throw new OcfException(OcfExitCode.ErrGeneric, $"{what} failed (exit {ExitCode}): {Summary}");
+        Succeeded ? this : throw new OperationException(FailureKind.Failed, $"{what} failed (exit {ExitCode}): {Summary}");
 
     private static string? FirstLine(string text) =>
         text.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0);
@@ -94,8 +94,8 @@ public sealed record CommandResult(int ExitCode, string StandardOutput, string S
 
 /// <summary>The command was still running at the deadline and has been killed.</summary>
 public sealed class CommandTimeoutException(string name, TimeSpan after)
-    : OcfException(OcfExitCode.ErrGeneric, $"{name} did not finish within {after.TotalSeconds:0.0}s and was killed");
+    : OperationException(FailureKind.TimedOut, $"{name} did not finish within {after.TotalSeconds:0.0}s and was killed");
 
 /// <summary>The program could not be started (not installed, not executable).</summary>
 public sealed class CommandNotFoundException(string name, string why)
-    : OcfException(OcfExitCode.ErrInstalled, $"{name} {why}");
+    : OperationException(FailureKind.NotFound, $"{name} {why}");

@@ -1,11 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
-/// <summary>The libc calls the runtime needs, bound with [LibraryImport] (no Mono.Posix): syslog,
-/// what <see cref="ChildProcess"/> needs to spawn, watch and kill children, and what
-/// <see cref="UnixSocket"/> needs to talk to a local daemon.</summary>
-internal static unsafe partial class Posix
+/// <summary>The libc seam, bound with [LibraryImport] (no Mono.Posix/Mono.Unix: see README's
+/// Dependencies): syslog, what <see cref="ChildProcess"/> needs to spawn, watch and kill children,
+/// what <see cref="UnixSocket"/> needs to talk to a local daemon, and the one set of errno and
+/// signal numbers.</summary>
+public static unsafe partial class Posix
 {
     private const string LibC = "libc.so.6";
 
@@ -15,7 +16,7 @@ internal static unsafe partial class Posix
     public const int F_GETFL = 3, F_SETFL = 4;
     public const short POLLIN = 0x1, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
     public const int WNOHANG = 1;
-    public const int SIGKILL = 9;
+    public const int SIGKILL = 9, SIGTERM = 15, ESRCH = 3;
     public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000, SOL_SOCKET = 1, SO_ERROR = 4;
     public const short POSIX_SPAWN_SETSIGDEF = 4, POSIX_SPAWN_SETSIGMASK = 8;
     private const long SYS_pidfd_open = 434;
@@ -123,4 +124,13 @@ internal static unsafe partial class Posix
     public static byte** Environ => *(byte***)NativeLibrary.GetExport(NativeLibrary.Load(LibC), "environ");
 
     public static int Errno => Marshal.GetLastPInvokeError();
+
+    /// <summary>kill(2); false with the errno when it failed (ESRCH: the process is gone).</summary>
+    public static bool Signal(int pid, int signal, out int errno)
+    {
+        errno = 0;
+        if (Kill(pid, signal) == 0) return true;
+        errno = Errno;
+        return false;
+    }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A filesystem's device number (major:minor): the superblock's, so the same for every
 /// mount of it in every mount namespace (a bind mount, a container's copy, libvirt's private

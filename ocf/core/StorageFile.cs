@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>Files that may live on storage that can hang (a domain config or a snapshot on a
 /// GlusterFS or NFS mount). Every access runs in a child process (coreutils), bounded by a
@@ -72,7 +72,7 @@ public static class StorageFile
     {
         try { return command.Run(deadline, log); }
         catch (CommandTimeoutException) { throw new StorageTimeoutException($"{doing} did not finish in time (storage hung?)"); }
-        catch (OcfException e) { throw new IOException($"{doing}: {e.Reason}"); }
+        catch (OperationException e) { throw new IOException($"{doing}: {e.Reason}"); }
     }
 
     /// <summary>The part of a coreutils message after the file name ("…': Permission denied").</summary>

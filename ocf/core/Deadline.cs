@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A point in (monotonic) time by which work must be finished. Every wait an agent does
 /// is bounded by one: pacemaker SIGKILLs the whole process group at the operation timeout, with no
@@ -66,10 +66,10 @@ public sealed class Deadline
         }
     }
 
-    /// <summary>Throws an OCF_ERR_GENERIC naming what was being done when time ran out.</summary>
+    /// <summary>Throws a timeout naming what was being done when time ran out.</summary>
     public void ThrowIfExpired(string doing)
     {
-        if (Expired) throw new OcfException(OcfExitCode.ErrGeneric, $"timed out {doing}");
+        if (Expired) throw new OperationException(FailureKind.TimedOut, $"timed out {doing}");
     }
 
     /// <summary>Runs <paramref name="work"/> on a worker thread and waits for it until the deadline:
@@ -111,4 +111,4 @@ public sealed class Deadline
 }
 
 /// <summary>Work bounded by a <see cref="Deadline"/> did not finish in time.</summary>
-public sealed class DeadlineExceededException(string what) : OcfException(OcfExitCode.ErrGeneric, $"{what} did not finish in time");
+public sealed class DeadlineExceededException(string what) : OperationException(FailureKind.TimedOut, $"{what} did not finish in time");

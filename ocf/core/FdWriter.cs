@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A TextWriter straight onto a file descriptor with write(2): no Console machinery at
 /// start-up, and a write that fails (a closed stdout) is an IOException, not silently dropped.</summary>

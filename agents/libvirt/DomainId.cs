@@ -2,7 +2,7 @@ namespace KvmOcf.Libvirt;
 
 /// <summary>A domain as the agent names it: by name, by UUID, or both (libvirt is asked by name
 /// when there is one; the qemu process table is searched for either).</summary>
-internal readonly record struct DomainId(string? Name, string? Uuid)
+public readonly record struct DomainId(string? Name, string? Uuid)
 {
     /// <summary>The domain parameter: a UUID in any of the spellings libvirt accepts (dashed or
     /// not, any case) names the domain by UUID; anything else is a name.</summary>

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>Mount points in the one form the kernel's mount table uses: absolute, no empty, "."
 /// or ".." components, no trailing slash. Any other spelling compared with the table makes a

@@ -1,4 +1,4 @@
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>The process table as /proc shows it, read without touching anything else: agents use
 /// it as a witness (is a qemu running this guest? which FUSE client serves this mount?).</summary>

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A child started with posix_spawnp(3), its stdin/stdout/stderr on pipes, watched with
 /// poll(2) on the pipes and a pidfd — one thread, no thread pool, and a small binary (an agent's

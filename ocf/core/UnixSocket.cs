@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A non-blocking UNIX stream socket on libc: every operation waits at most until its
 /// deadline. System.Net.Sockets would add a megabyte to the agent, and start-up time grows with
@@ -19,7 +19,7 @@ public sealed unsafe class UnixSocket : IDisposable
     public static UnixSocket Open(string path, string peer, Deadline deadline)
     {
         var pathBytes = Encoding.UTF8.GetBytes(path);
-        if (pathBytes.Length >= 108) throw new OcfException(OcfExitCode.ErrConfigured, $"socket path {path} is too long");
+        if (pathBytes.Length >= 108) throw new OperationException(FailureKind.Failed, $"socket path {path} is too long");
         int fd = Posix.Socket(Posix.AF_UNIX, Posix.SOCK_STREAM | Posix.SOCK_NONBLOCK | Posix.SOCK_CLOEXEC, 0);
         if (fd < 0) throw new IOException($"socket() failed: errno {Posix.Errno}");
         var socket = new UnixSocket(fd, peer);
@@ -101,4 +101,4 @@ public sealed unsafe class UnixSocket : IDisposable
 
 /// <summary>A daemon the agent must ask cannot be reached or does not answer in time: what it
 /// would have said (e.g. whether a guest runs) is unknown, which is an error, never "not running".</summary>
-public sealed class PeerUnreachableException(string reason) : OcfException(OcfExitCode.ErrGeneric, reason);
+public sealed class PeerUnreachableException(string reason) : OperationException(FailureKind.Unreachable, reason);

@@ -1,23 +1,12 @@
 using System.Runtime.InteropServices;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.Libvirt;
-
-/// <summary>virDomainState.</summary>
-internal enum DomainState { NoState = 0, Running = 1, Blocked = 2, Paused = 3, Shutdown = 4, Shutoff = 5, Crashed = 6, PmSuspended = 7 }
-
-/// <summary>A libvirt error, with libvirt's error code, as a one-line OCF_ERR_GENERIC reason.</summary>
-internal sealed class LibvirtException(string what, int code, string message)
-    : OcfException(OcfExitCode.ErrGeneric, $"{what}: {OneLine.Of(message, 300)}")
-{
-    public int ErrorCode { get; } = code;
-}
 
 /// <summary>A connection to a libvirt daemon through libvirt.so.0, every call bounded: each runs on
 /// a worker thread and the caller stops waiting at the deadline (a hung libvirtd must give an
 /// error before pacemaker's timeout, not a hang; the stuck thread dies with the process).
 /// libvirt's error is read on the worker, where libvirt keeps it (thread-local).</summary>
-internal sealed unsafe class Hypervisor : IDisposable
+public sealed unsafe class Hypervisor : IDisposable
 {
     private static bool _errorsSilenced;
     /// <summary>A call has already gone unanswered: closing would wait for that daemon too.</summary>
@@ -51,7 +40,7 @@ internal sealed unsafe class Hypervisor : IDisposable
             _unresponsive = true;
             throw new PeerUnreachableException($"libvirt did not answer {what} in time (libvirtd hung?)");
         }
-        catch (DllNotFoundException) { throw new OcfException(OcfExitCode.ErrInstalled, "libvirt (libvirt.so.0) is not installed"); }
+        catch (DllNotFoundException) { throw new OperationException(FailureKind.NotFound, "libvirt (libvirt.so.0) is not installed"); }
     }
 
     private static void SilenceErrors()
@@ -208,63 +197,6 @@ internal sealed unsafe class Hypervisor : IDisposable
         // otherwise (the process exit closes the socket anyway).
         if (conn != 0 && !_unresponsive)
             try { Bounded("closing the connection", Deadline.After(TimeSpan.FromMilliseconds(500)), () => LibvirtNative.ConnectClose(conn)); }
-            catch (OcfException) { }
+            catch (OperationException) { }
     }
-}
-
-/// <summary>A domain handle on a <see cref="Hypervisor"/>; every call bounded like the connection's.</summary>
-internal sealed unsafe class Domain(Hypervisor hypervisor, nint handle, DomainId id) : IDisposable
-{
-    public DomainId Id { get; } = id;
-    public Hypervisor Hypervisor { get; } = hypervisor;
-    internal nint Handle => handle;
-
-    public (DomainState State, int Reason) State(Deadline deadline) => Hypervisor.Bounded($"getting the state of {Id}", deadline, () =>
-    {
-        int state, reason;
-        Hypervisor.Check(LibvirtNative.DomainGetState(handle, &state, &reason, 0), $"getting the state of {Id}");
-        return ((DomainState)state, reason);
-    });
-
-    public LibvirtNative.DomainInfo Info(Deadline deadline) => Hypervisor.Bounded($"getting information on {Id}", deadline, () =>
-    {
-        LibvirtNative.DomainInfo info;
-        Hypervisor.Check(LibvirtNative.DomainGetInfo(handle, &info), $"getting information on {Id}");
-        return info;
-    });
-
-    public bool IsPersistent(Deadline deadline) =>
-        Hypervisor.Bounded($"checking whether {Id} is persistent", deadline, () => Hypervisor.Check(LibvirtNative.DomainIsPersistent(handle), $"checking {Id}") == 1);
-
-    public void Start(Deadline deadline) => Run($"starting {Id}", deadline, () => LibvirtNative.DomainCreate(handle));
-    public void Shutdown(uint flags, Deadline deadline) => Run($"shutting down {Id}", deadline, () => LibvirtNative.DomainShutdownFlags(handle, flags));
-    public void Destroy(uint flags, Deadline deadline) => Run($"destroying {Id}", deadline, () => LibvirtNative.DomainDestroyFlags(handle, flags));
-    public void Undefine(uint flags, Deadline deadline) => Run($"undefining {Id}", deadline, () => LibvirtNative.DomainUndefineFlags(handle, flags));
-    public void Save(string file, Deadline deadline) => Run($"saving {Id} to {file}", deadline, () => LibvirtNative.DomainSaveFlags(handle, file, null, 0));
-    public void AbortJob(Deadline deadline) => Run($"aborting the job of {Id}", deadline, () => LibvirtNative.DomainAbortJob(handle));
-    public void SetMaxDowntime(TimeSpan downtime, Deadline deadline) =>
-        Run($"setting the maximum downtime of {Id}", deadline, () => LibvirtNative.DomainMigrateSetMaxDowntime(handle, (ulong)downtime.TotalMilliseconds, 0));
-    public void StartPostCopy(Deadline deadline) => Run($"switching {Id} to post-copy", deadline, () => LibvirtNative.DomainMigrateStartPostCopy(handle, 0));
-
-    public string XmlDescription(uint flags, Deadline deadline) => Hypervisor.Bounded($"reading the XML of {Id}", deadline, () =>
-        LibvirtNative.TakeString((byte*)Hypervisor.Check((nint)LibvirtNative.DomainGetXmlDesc(handle, flags), $"reading the XML of {Id}"))!);
-
-    public LibvirtNative.JobInfo JobInfo(Deadline deadline) => Hypervisor.Bounded($"reading the job of {Id}", deadline, () =>
-    {
-        LibvirtNative.JobInfo info;
-        Hypervisor.Check(LibvirtNative.DomainGetJobInfo(handle, &info), $"reading the job of {Id}");
-        return info;
-    });
-
-    /// <summary>Sends a command to the guest agent; its JSON reply.</summary>
-    public string GuestAgentCommand(string json, TimeSpan timeout, Deadline deadline) => Hypervisor.Bounded($"asking the guest agent of {Id}", deadline, () =>
-    {
-        var reply = LibvirtNative.DomainQemuAgentCommand(handle, json, Math.Max(1, (int)timeout.TotalSeconds), 0);
-        return LibvirtNative.TakeString((byte*)Hypervisor.Check((nint)reply, $"guest agent of {Id}"))!;
-    });
-
-    private void Run(string what, Deadline deadline, Func<int> call) =>
-        Hypervisor.Bounded(what, deadline, () => Hypervisor.Check(call(), what));
-
-    public void Dispose() => LibvirtNative.DomainFree(handle);
 }

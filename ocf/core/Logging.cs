@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>Where agent log lines go, besides stderr.</summary>
 public interface ILogSink
@@ -58,7 +58,7 @@ public sealed class SyslogSink : ILogSink
 
 /// <summary>The agent's ILogger: one line per message, to stderr (which pacemaker copies into its
 /// log) and to syslog. Debug and trace only when <c>HA_debug</c> or <c>OCF_TRACE_RA</c> is set.</summary>
-public sealed class OcfLogger(TextWriter stderr, ILogSink? sink, bool debug) : ILogger
+public sealed class AgentLogger(TextWriter stderr, ILogSink? sink, bool debug) : ILogger
 {
     public bool DebugEnabled => debug;
 
@@ -95,7 +95,7 @@ public sealed class OcfLogger(TextWriter stderr, ILogSink? sink, bool debug) : I
 }
 
 /// <summary>An ILoggerProvider for hosts that want a LoggerFactory; every category logs alike.</summary>
-public sealed class OcfLoggerProvider(OcfLogger logger) : ILoggerProvider
+public sealed class AgentLoggerProvider(AgentLogger logger) : ILoggerProvider
 {
     public ILogger CreateLogger(string categoryName) => logger;
     public void Dispose() { }

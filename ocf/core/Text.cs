@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>Turns arbitrary text (exception messages, tool output, user values) into something safe
 /// to put on one log line or in an exit reason.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace KvmOcf.Ocf;
+namespace KvmOcf.Core;
 
 /// <summary>A process held by a pidfd (pidfd_open(2), Linux ≥ 5.3). A PID read from /proc may
 /// belong to another process by the time it is signalled (the first one exited, its PID was

@@ -13,35 +13,21 @@ public static class ManPage
         sb.Append($".TH {title} 7 \"\" \"KvmOcf {Escape(agent.Version)}\" \"OCF resource agents\"\n");
         sb.Append(".SH NAME\n").Append($"ocf:{provider}:{Escape(agent.Name)} \\- {Escape(agent.ShortDescription)}\n");
         sb.Append(".SH SYNOPSIS\n").Append($".B {Escape(agent.Name)}\n")
-          .Append('[').Append(string.Join(" | ", agent.Actions.Select(a => a.Name).Append("meta-data").Append("validate-all").Distinct().Select(Escape))).Append("]\n");
+          .Append('[').Append(string.Join(" | ", BuiltInActions.Of(agent).Select(a => a.Name).Distinct().Select(Escape))).Append("]\n");
         sb.Append(".SH DESCRIPTION\n");
         Paragraphs(sb, agent.LongDescription);
 
         sb.Append(".SH SUPPORTED PARAMETERS\n");
         foreach (var p in agent.Parameters)
         {
-            var facts = new List<string> { p.Required ? "required" : "optional", p.Accepts };
-            if (p.DefaultText is { } d) facts.Add("default " + d);
-            if (p.UniqueGroup is not null) facts.Add("unique");
-            if (p.Reloadable) facts.Add("reloadable");
-            if (p.Deprecated is not null) facts.Add("deprecated");
-            sb.Append(".TP\n").Append($"\\fB{Escape(p.Name)}\\fR ({Escape(string.Join(", ", facts))})\n");
+            sb.Append(".TP\n").Append($"\\fB{Escape(p.Name)}\\fR ({Escape(string.Join("; ", p.Facts()))})\n");
             sb.Append(Escape(p.ShortDescription)).Append(". ");
             Paragraphs(sb, p.LongDescription, separator: ".IP\n");
-            if (p.FormerNames.Count > 0) sb.Append(".IP\n").Append($"Formerly {Escape(string.Join(", ", p.FormerNames))}, still accepted.\n");
         }
 
         sb.Append(".SH SUPPORTED ACTIONS\n");
-        foreach (var a in agent.Actions)
-        {
-            sb.Append(".TP\n").Append($"\\fB{Escape(a.Name)}\\fR\n").Append($"timeout {TimeParameter.FormatDuration(a.Timeout)}");
-            if (a.Interval is { } i) sb.Append($", interval {TimeParameter.FormatDuration(i)}");
-            if (a.Depth is { } depth) sb.Append($", depth {depth}");
-            if (a.Role is { } r) sb.Append($", role {Escape(r)}");
-            sb.Append('\n');
-        }
-        sb.Append(".TP\n\\fBmeta-data\\fR\n").Append($"timeout {TimeParameter.FormatDuration(Metadata.MetaDataTimeout)}\n");
-        sb.Append(".TP\n\\fBvalidate-all\\fR\n").Append($"timeout {TimeParameter.FormatDuration(Metadata.ValidateTimeout)}\n");
+        foreach (var a in BuiltInActions.Of(agent))
+            sb.Append(".TP\n").Append($"\\fB{Escape(a.Name)}\\fR\n").Append(Escape(string.Join(", ", a.Facts().Select(f => $"{f.Name} {f.Value}")))).Append('\n');
 
         var required = agent.Parameters.Where(p => p.Required).Select(p => $"{p.Name}=...").ToList();
         sb.Append(".SH EXAMPLE\n.nf\n")

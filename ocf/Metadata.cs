@@ -10,10 +10,6 @@ public static class Metadata
 {
     public const string OcfVersion = "1.1";
 
-    /// <summary>meta-data and validate-all: provided by the runtime for every agent.</summary>
-    public static readonly TimeSpan MetaDataTimeout = TimeSpan.FromSeconds(5);
-    public static readonly TimeSpan ValidateTimeout = TimeSpan.FromSeconds(20);
-
     public static string Xml(ResourceAgent agent)
     {
         var w = new Writer();
@@ -33,9 +29,7 @@ public static class Metadata
         w.Close(1, "parameters");
 
         w.Open(1, "actions");
-        foreach (var a in agent.Actions) WriteAction(w, a.Name, a.Timeout, a.Interval, a.Depth, a.Role, a.StartDelay);
-        WriteAction(w, "meta-data", MetaDataTimeout);
-        WriteAction(w, "validate-all", ValidateTimeout);
+        foreach (var a in BuiltInActions.Of(agent)) w.Empty(2, "action", [("name", a.Name), .. a.Facts().Select(f => (f.Name, (string?)f.Value))]);
         w.Close(1, "actions");
 
         w.Close(0, "resource-agent");
@@ -76,16 +70,6 @@ public static class Metadata
         }
         w.Close(2, "parameter");
     }
-
-    private static void WriteAction(Writer w, string name, TimeSpan timeout, TimeSpan? interval = null,
-        int? depth = null, string? role = null, TimeSpan? startDelay = null) =>
-        w.Empty(2, "action",
-            ("name", name),
-            ("timeout", TimeParameter.FormatDuration(timeout)),
-            ("interval", interval is { } i ? TimeParameter.FormatDuration(i) : null),
-            ("start-delay", startDelay is { } s ? TimeParameter.FormatDuration(s) : null),
-            ("depth", depth?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("role", role));
 
     /// <summary>An indenting writer; attributes whose value is null are left out.</summary>
     private sealed class Writer

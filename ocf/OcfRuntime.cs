@@ -127,7 +127,7 @@ public static class OcfRuntime
 
     /// <summary>The operation timeout: pacemaker's, else the declared default for the action.</summary>
     private static TimeSpan TimeoutOf(OcfEnvironment env, OcfAction? action) =>
-        env.Meta.Timeout is { } t && t > TimeSpan.Zero ? t : action?.Timeout ?? Metadata.ValidateTimeout;
+        env.Meta.Timeout is { } t && t > TimeSpan.Zero ? t : action?.Timeout ?? BuiltInActions.ValidateAll.Timeout;
 
     private static int Finish(OcfResult result, TextWriter stderr, string prefix, ILogger? log)
     {

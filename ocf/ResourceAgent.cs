@@ -38,4 +38,27 @@ public sealed record OcfAction(string Name, TimeSpan Timeout, Func<OcfContext, O
     /// <summary>"Promoted" or "Unpromoted", for role-specific monitors of promotable clones.</summary>
     public string? Role { get; init; }
     public TimeSpan? StartDelay { get; init; }
+
+    /// <summary>What an operation of it is declared with, as metadata, usage and man page all show it.</summary>
+    public IEnumerable<(string Name, string Value)> Facts()
+    {
+        yield return ("timeout", TimeParameter.FormatDuration(Timeout));
+        if (Interval is { } i) yield return ("interval", TimeParameter.FormatDuration(i));
+        if (StartDelay is { } s) yield return ("start-delay", TimeParameter.FormatDuration(s));
+        if (Depth is { } d) yield return ("depth", d.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Role is { } r) yield return ("role", r);
+    }
+}
+
+/// <summary>The actions every agent answers without declaring them, and the whole list the
+/// renderers (metadata, usage, man page) show: the agent's own, then these.</summary>
+public static class BuiltInActions
+{
+    /// <summary>Handled by the runtime itself; its handler is never called.</summary>
+    public static readonly OcfAction MetaData = new("meta-data", TimeSpan.FromSeconds(5), _ => OcfResult.Success);
+    /// <summary>Parameters at depth 0, and the agent's ValidateHost at OCF_CHECK_LEVEL ≥ 10.</summary>
+    public static readonly OcfAction ValidateAll = new("validate-all", TimeSpan.FromSeconds(20), _ => OcfResult.Success);
+
+    public static IReadOnlyList<OcfAction> Of(ResourceAgent agent) =>
+        [.. agent.Actions, .. new[] { MetaData, ValidateAll }.Where(b => agent.Actions.All(a => a.Name != b.Name))];
 }

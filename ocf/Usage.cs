@@ -7,7 +7,7 @@ public static class Usage
 {
     public static string Text(ResourceAgent agent)
     {
-        var actions = agent.Actions.Select(a => a.Name).Append("meta-data").Append("validate-all").Distinct();
+        var actions = BuiltInActions.Of(agent).Select(a => a.Name).Distinct();
         var sb = new StringBuilder();
         sb.Append("usage: ").Append(agent.Name).Append(" {").AppendJoin('|', actions).Append("}\n\n");
         sb.Append(agent.Name).Append(" - ").Append(agent.ShortDescription).Append("\n\n");
@@ -15,27 +15,13 @@ public static class Usage
         sb.Append("\nParameters (environment variables OCF_RESKEY_<name>):\n");
         foreach (var p in agent.Parameters)
         {
-            var facts = new List<string> { p.Required ? "required" : "optional", p.Accepts };
-            if (p.DefaultText is { } def) facts.Add("default " + def);
-            if (p.UniqueGroup is { } g) facts.Add($"unique ({g})");
-            if (p.Reloadable) facts.Add("reloadable");
-            if (p.Deprecated is not null) facts.Add("deprecated");
-            if (p.FormerNames.Count > 0) facts.Add("formerly " + string.Join(", ", p.FormerNames));
             sb.Append("  ").Append(p.Name).Append(": ").Append(p.ShortDescription)
-              .Append(" [").AppendJoin("; ", facts).Append("]\n");
+              .Append(" [").AppendJoin("; ", p.Facts()).Append("]\n");
             Wrap(sb, p.LongDescription, "      ");
         }
-        sb.Append("\nActions (default timeouts):\n");
-        foreach (var a in agent.Actions)
-        {
-            sb.Append("  ").Append(a.Name.PadRight(14)).Append(TimeParameter.FormatDuration(a.Timeout));
-            if (a.Interval is { } i) sb.Append(", every ").Append(TimeParameter.FormatDuration(i));
-            if (a.Depth is { } d and > 0) sb.Append(", depth ").Append(d);
-            if (a.Role is { } r) sb.Append(", role ").Append(r);
-            sb.Append('\n');
-        }
-        sb.Append("  meta-data     ").Append(TimeParameter.FormatDuration(Metadata.MetaDataTimeout)).Append('\n');
-        sb.Append("  validate-all  ").Append(TimeParameter.FormatDuration(Metadata.ValidateTimeout)).Append('\n');
+        sb.Append("\nActions (default operations):\n");
+        foreach (var a in BuiltInActions.Of(agent))
+            sb.Append("  ").Append(a.Name.PadRight(14)).AppendJoin(", ", a.Facts().Select(f => $"{f.Name} {f.Value}")).Append('\n');
         return sb.ToString();
     }
 

@@ -42,6 +42,20 @@ public abstract class Parameter
     /// <summary>Null when <paramref name="text"/> is an acceptable value, else what is wrong with it.</summary>
     public abstract string? Problem(string text);
 
+    /// <summary>Its facts in a few words each (required or optional, what it accepts, its default …),
+    /// as usage texts and man pages show them.</summary>
+    public IEnumerable<string> Facts()
+    {
+        yield return Required ? "required" : "optional";
+        yield return Accepts;
+        if (DefaultText is { } d) yield return "default " + d;
+        if (UniqueGroup is { } g) yield return $"unique ({g})";
+        if (Reloadable) yield return "reloadable";
+        if (Secret) yield return "secret";
+        if (Deprecated is not null) yield return "deprecated";
+        if (FormerNames.Count > 0) yield return "formerly " + string.Join(", ", FormerNames);
+    }
+
     /// <summary>Declaration mistakes (caught by the unit tests that load every agent).</summary>
     internal virtual IEnumerable<string> DeclarationErrors()
     {

@@ -98,4 +98,28 @@ public class MetadataTests
         Assert.Contains("s: default is not an option", badDefault.DeclarationErrors());
         Assert.Throws<ArgumentException>(() => new StringParameter("Bad-Name") { ShortDescription = "", LongDescription = "" });
     }
+
+    /// <summary>One model, three renderings: metadata, usage and man page show the same actions with
+    /// the same facts, and every parameter with the same facts.</summary>
+    [Fact]
+    public void Metadata_usage_and_man_page_render_the_same_declaration()
+    {
+        var agent = new SampleAgent();
+        var usage = Usage.Text(agent);
+        var man = ManPage.Roff(agent);
+        var actions = Root.Element("actions")!.Elements("action").ToList();
+        Assert.Equal(["start", "stop", "monitor", "monitor", "meta-data", "validate-all"], actions.Select(a => (string)a.Attribute("name")!));
+        foreach (var a in actions)
+        {
+            var facts = string.Join(", ", a.Attributes().Where(x => x.Name != "name").Select(x => $"{x.Name} {x.Value}"));
+            Assert.Contains($"{((string)a.Attribute("name")!).PadRight(14)}{facts}\n", usage);
+            Assert.Contains(ManPage.Escape(facts) + "\n", man);
+        }
+        foreach (var p in agent.Parameters)
+        {
+            var facts = string.Join("; ", p.Facts());
+            Assert.Contains($"  {p.Name}: {p.ShortDescription} [{facts}]", usage);
+            Assert.Contains($"\\fB{ManPage.Escape(p.Name)}\\fR ({ManPage.Escape(facts)})", man);
+        }
+    }
 }

@@ -37,9 +37,10 @@ public class RuntimeTests
         var outcome = Outcome.Run(new SampleAgent(), action);
         Assert.Equal(0, outcome.ExitCode);
         Assert.Contains("count: A count [optional; integer between 0 and 100; default 3]", outcome.Stdout);
-        Assert.Contains("password: A password [optional; text]", outcome.Stdout);
+        Assert.Contains("password: A password [optional; text; secret]", outcome.Stdout);
         Assert.Contains("path: A path [required; text; unique (path); formerly file]", outcome.Stdout);
-        Assert.Contains("monitor       20s, every 10s", outcome.Stdout);
+        Assert.Contains("monitor       timeout 20s, interval 10s, depth 0", outcome.Stdout);
+        Assert.Contains("validate-all  timeout 20s", outcome.Stdout);
     }
 
     [Fact]

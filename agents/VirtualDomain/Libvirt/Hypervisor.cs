@@ -8,7 +8,7 @@ internal enum DomainState { NoState = 0, Running = 1, Blocked = 2, Paused = 3, S
 
 /// <summary>A libvirt error, with libvirt's error code, as a one-line OCF_ERR_GENERIC reason.</summary>
 internal sealed class LibvirtException(string what, int code, string message)
-    : OcfException(OcfExitCode.ErrGeneric, $"{what}: {OneLine.Of(message, 300)}")
+    : OcfException(OcfExitCode.ErrGeneric, $"{what}: {OneLine.Of(message, 2000)}")
 {
     public int ErrorCode { get; } = code;
 }

@@ -160,7 +160,7 @@ internal sealed record RemoteDomain(string Name, byte[] Uuid, int Id)
 }
 
 /// <summary>An error reply: libvirt's error code and message.</summary>
-internal sealed class RpcError(int code, string message) : OcfException(OcfExitCode.ErrGeneric, OneLine.Of(message, 300))
+internal sealed class RpcError(int code, string message) : OcfException(OcfExitCode.ErrGeneric, OneLine.Of(message, 2000))
 {
     public int ErrorCode { get; } = code;
 

@@ -37,12 +37,14 @@ public sealed class OcfContext
     /// <summary>Helpers for pacemaker's command-line tools, bounded by this action's deadline.</summary>
     public Cluster Cluster => _cluster ??= new Cluster(this);
 
-    /// <summary>The parameter's value, or its default when unset or empty. Values were validated
-    /// before the handler ran, so this does not fail for declared parameters.</summary>
+    /// <summary>The parameter's value, or its default when unset or empty. An invalid value fails
+    /// the action (OCF_ERR_CONFIGURED, which <see cref="ExitCodeRules"/> makes 1 outside start and
+    /// validate-all): an action may never go on with a value that its parameter refuses.</summary>
     public T Get<T>(Parameter<T> parameter)
     {
         if (RawValue(parameter) is not { } text) return parameter.Default;
-        if (!parameter.TryParse(text, out var value, out var problem))
+        // only start and validate-all refuse every invalid value up front: check each one read
+        if (parameter.Problem(text) is { } problem || !parameter.TryParse(text, out var value, out problem))
             throw new OcfException(OcfExitCode.ErrConfigured, Describe(parameter, text, problem));
         return value;
     }

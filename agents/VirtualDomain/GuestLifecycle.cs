@@ -45,20 +45,44 @@ internal sealed partial class Guest
         VerifyUndefined(hypervisor, id);
         if (ctx.Get(StartResources)) StartPoolsAndNetworks(hypervisor, config);
 
-        if (!ctx.IsSet(BackingFile))
+        try
         {
-            using var _ = hypervisor.CreateXml(_configXml, id, ctx.Deadline);
+            if (!ctx.IsSet(BackingFile))
+            {
+                using var _ = hypervisor.CreateXml(_configXml, id, ctx.Deadline);
+            }
+            else
+            {
+                bool created = PrepareOverlay(config);
+                using var defined = hypervisor.DefineXml(_configXml, id, ctx.Deadline);
+                if (ctx.IsSet(CopyInDirs) && created)
+                    ctx.Run(new Command("virt-copy-in").WithArguments(["-c", Uri, "-d", config.Name, .. CopyInDirectories, "/"]))
+                        .ThrowIfFailed($"Failed on virt-copy-in command {config.Name}.");
+                defined.Start(ctx.Deadline);
+            }
         }
-        else
+        catch (LibvirtException e) when (LockedDisk(e.Reason) is { } disk)
         {
-            bool created = PrepareOverlay(config);
-            using var defined = hypervisor.DefineXml(_configXml, id, ctx.Deadline);
-            if (ctx.IsSet(CopyInDirs) && created)
-                ctx.Run(new Command("virt-copy-in").WithArguments(["-c", Uri, "-d", config.Name, .. CopyInDirectories, "/"]))
-                    .ThrowIfFailed($"Failed on virt-copy-in command {config.Name}.");
-            defined.Start(ctx.Deadline);
+            return OcfResult.Generic($"{id} was not started: {(disk.Length > 0 ? $"its disk {disk}" : "a disk of it")} is locked, in use by another host or process ({e.Reason})");
         }
         return WaitUntilRunning(id, "start");
+    }
+
+    /// <summary>The disk a refused start names as locked by someone else — QEMU's own image lock
+    /// ("Failed to get "write" lock … Is another process using the image [PATH]?") or a lease of
+    /// libvirt's lock manager ("resource busy: Lockspace resource 'PATH' is locked"), "" when it does
+    /// not say which — or null. The
+    /// point of a 128-byte exit reason is to say this first.</summary>
+    internal static string? LockedDisk(string reason)
+    {
+        foreach (var (marker, open, close) in new[] { ("using the image [", "[", "]"), ("Lockspace resource '", "'", "'") })
+        {
+            int at = reason.IndexOf(marker, StringComparison.Ordinal);
+            if (at < 0) continue;
+            int start = at + marker.Length, end = reason.IndexOf(close, start, StringComparison.Ordinal);
+            return end > start ? reason[start..end] : "";
+        }
+        return reason.Contains("Failed to get \"write\" lock", StringComparison.Ordinal) ? "" : null;
     }
 
     public OcfResult MigrateFrom()

@@ -159,7 +159,7 @@ public sealed record RemoteDomain(string Name, byte[] Uuid, int Id)
 }
 
 /// <summary>An error reply: libvirt's error code and message.</summary>
-public sealed class RpcError(int code, string message) : OperationException(FailureKind.Failed, OneLine.Of(message, 300))
+public sealed class RpcError(int code, string message) : OperationException(FailureKind.Failed, OneLine.Of(message, 2000))
 {
     public int ErrorCode { get; } = code;
 

@@ -271,4 +271,13 @@ public class VirtualDomainLogicTests
         Assert.Empty(new VirtualDomainAgent().Parameters.SelectMany(p => p.DeclarationErrors()));
         Assert.Empty(new SampleAgent().Parameters.SelectMany(p => p.DeclarationErrors()));
     }
+
+    [Theory]
+    [InlineData("starting domain vm1: internal error: qemu unexpectedly closed the monitor: 2026-12-02T05:41:35.849713Z qemu-system-x86_64: -device {\"driver\":\"virtio-blk-pci\"}: Failed to get \"write\" lock\nIs another process using the image [/mnt/vmstore/vm1.img]?", "/mnt/vmstore/vm1.img")]
+    [InlineData("resuming vm1: resource busy: Lockspace resource '/var/lib/libvirt/images/vm1.qcow2' is locked", "/var/lib/libvirt/images/vm1.qcow2")]
+    [InlineData("starting domain vm1: Requested operation is not valid: network 'default' is not active", null)]
+    public void A_start_refused_for_a_locked_disk_names_the_disk(string reason, string? disk)
+    {
+        Assert.Equal(disk, Guest.LockedDisk(reason));
+    }
 }

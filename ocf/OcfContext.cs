@@ -52,8 +52,15 @@ public sealed class OcfContext
     /// <summary>Whether the parameter (or one of its former names) was given a non-empty value.</summary>
     public bool IsSet(Parameter parameter) => RawValue(parameter) is not null;
 
-    /// <summary>Runs a command bounded by this action's deadline.</summary>
-    public CommandResult Run(Command command) => command.Run(Deadline, Log);
+    /// <summary>Runs a command bounded by this action's deadline (and by <paramref name="atMost"/>
+    /// from now, when given); a command still running then is killed and the action fails.</summary>
+    public CommandResult Run(Command command, TimeSpan? atMost = null) => command.Run(Within(atMost), Log);
+
+    /// <summary>As <see cref="Run"/>, but a command that does not finish in time is an answer
+    /// (null), not a failure of the action.</summary>
+    public CommandResult? TryRun(Command command, TimeSpan? atMost = null) => command.TryRun(Within(atMost), Log);
+
+    private Deadline Within(TimeSpan? atMost) => atMost is { } max ? Deadline.AtMost(max) : Deadline;
 
     /// <summary>OCF passes each parameter as <c>OCF_RESKEY_&lt;name&gt;</c>.</summary>
     public static string EnvironmentName(Parameter parameter) => "OCF_RESKEY_" + parameter.Name;

@@ -3,7 +3,7 @@ namespace KvmOcf.Ocf;
 /// <summary>A resource's small persistent facts on this node (a cached domain name, the
 /// utilization last written), kept as <c>key=value</c> lines in
 /// <c>$HA_RSCTMP/&lt;Agent&gt;-&lt;instance&gt;.state</c>. HA_RSCTMP is emptied at boot, so
-/// nothing here outlives the node's own uptime. Writes are atomic (rename).</summary>
+/// nothing here outlives the node's own uptime. Writes are atomic (<see cref="AtomicFile"/>).</summary>
 public sealed class ResourceState
 {
     private readonly Dictionary<string, string> _values;
@@ -52,10 +52,7 @@ public sealed class ResourceState
         if (!changed) return true;
         try
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            var temp = Path + ".tmp";
-            File.WriteAllLines(temp, _values.Select(kv => $"{kv.Key}={kv.Value}"));
-            File.Move(temp, Path, overwrite: true);
+            AtomicFile.Write(Path, string.Concat(_values.Select(kv => $"{kv.Key}={kv.Value}\n")), UnixFileMode.UserRead | UnixFileMode.UserWrite);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }

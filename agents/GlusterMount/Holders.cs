@@ -30,7 +30,7 @@ internal static class Holders
         {
             if (pid == Environment.ProcessId) continue;
             if (Use(pid, device, procRoot, namespaces) is { } use)
-                found.Add(new Holder(pid, ProcessTable.Comm(pid, procRoot) ?? "?", use, IsKernelThread(pid, procRoot)));
+                found.Add(new Holder(pid, ProcessTable.Comm(pid, procRoot) ?? "?", use, ProcessTable.IsKernelThread(pid, procRoot)));
         }
         return found;
     }
@@ -43,7 +43,7 @@ internal static class Holders
         try
         {
             foreach (var link in (ReadOnlySpan<string>)["cwd", "root", "exe"])
-                if (DeviceOf(Path.Combine(dir, link)) == device) return $"{link} {Link(Path.Combine(dir, link))}";
+                if (DeviceOf(Path.Combine(dir, link)) == device) return $"{link} {ProcessTable.Link(Path.Combine(dir, link))}";
 
             if (OpenFile(dir, device, namespaces ?? []) is { } file) return $"open file {file}";
 
@@ -67,7 +67,7 @@ internal static class Holders
             var fd = Path.Combine(dir, "fd", Path.GetFileName(info));
             // not in its namespace's table: a mount detached since (umount -l); ask the file itself
             var on = mounts.TryGetValue(id, out var d) ? d : DeviceOf(fd);
-            if (on == device) return Link(fd) ?? "?";
+            if (on == device) return ProcessTable.Link(fd) ?? "?";
         }
         return null;
     }
@@ -75,7 +75,7 @@ internal static class Holders
     /// <summary>Mount ID → device in the process's mount namespace, read once per namespace.</summary>
     private static Dictionary<int, DeviceNumber> MountsOf(string dir, Dictionary<string, Dictionary<int, DeviceNumber>> namespaces)
     {
-        var ns = Link(Path.Combine(dir, "ns", "mnt")) ?? dir;
+        var ns = ProcessTable.Link(Path.Combine(dir, "ns", "mnt")) ?? dir;
         if (!namespaces.TryGetValue(ns, out var mounts))
         {
             mounts = new Dictionary<int, DeviceNumber>();
@@ -104,21 +104,4 @@ internal static class Holders
     private static DeviceNumber? DeviceOf(string path) =>
         Statx.Device(path, out _) is { } d ? new DeviceNumber(d.Major, d.Minor) : null;
 
-    /// <summary>PF_KTHREAD in the flags of /proc/PID/stat (the ninth field).</summary>
-    private static bool IsKernelThread(int pid, string procRoot)
-    {
-        try
-        {
-            var stat = File.ReadAllText(Path.Combine(procRoot, pid.ToString(), "stat"));
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Length > 6 && uint.TryParse(fields[6], out var flags) && (flags & 0x00200000) != 0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException) { return false; }
-    }
-
-    private static string? Link(string path)
-    {
-        try { return new FileInfo(path).LinkTarget; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-    }
 }

@@ -14,7 +14,7 @@ internal sealed partial class Mount
 
     public OcfResult Stop()
     {
-        var status = Check(ctx.Deadline.AtMost(TimeSpan.FromSeconds(Math.Min(10, ctx.Timeout.TotalSeconds / 4))));
+        var status = Check(TimeSpan.FromSeconds(Math.Min(10, ctx.Timeout.TotalSeconds / 4)));
         switch (status.State)
         {
             case State.NotMounted:
@@ -106,8 +106,7 @@ internal sealed partial class Mount
     /// (-c): Dir is canonical, and umount(8) would otherwise stat the mount point — a FUSE request.</summary>
     private bool Unmount()
     {
-        var result = new Command("umount").WithArguments("-c", "--", Dir)
-            .RunWithin(ctx.Deadline.AtMost(TimeSpan.FromSeconds(Math.Max(2, ctx.Deadline.Remaining.TotalSeconds / 4))), ctx.Log);
+        var result = ctx.TryRun(new Command("umount").WithArguments("-c", "--", Dir), TimeSpan.FromSeconds(Math.Max(2, ctx.Deadline.Remaining.TotalSeconds / 4)));
         if (result is null) ctx.Log.LogWarning("umount {Dir} did not finish in time", Dir);
         else if (!result.Succeeded) ctx.Log.LogInformation("umount {Dir}: {Why}", Dir, result.Summary);
         return MountTable.At(MountTable.Read(), Dir) is not { FsType: FsType };
@@ -120,7 +119,7 @@ internal sealed partial class Mount
     {
         if (MountTable.At(MountTable.Read(), Dir) is not { FsType: FsType } entry) return null;
         if (NestedMounts(entry) is { } nested) return nested;
-        var result = new Command("umount").WithArguments("-c", "-l", "--", Dir).RunWithin(ctx.Deadline.AtMost(TimeSpan.FromSeconds(5)), ctx.Log);
+        var result = ctx.TryRun(new Command("umount").WithArguments("-c", "-l", "--", Dir), TimeSpan.FromSeconds(5));
         return MountTable.At(MountTable.Read(), Dir) is not { FsType: FsType } ? null
             : $"umount -l {Dir} {(result is null ? "did not finish in time" : $"failed: {result.Summary}")}";
     }

@@ -32,13 +32,13 @@ internal sealed partial class Mount
 
     private readonly record struct Status(State State, string Why, MountEntry? Entry = null);
 
-    private Status Check(Deadline deadline)
+    private Status Check(TimeSpan? atMost = null)
     {
         var entry = MountTable.At(MountTable.Read(), Dir);
         if (entry is null) return new Status(State.NotMounted, $"{Dir} is not mounted");
         if (!IsOurs(entry))
             return new Status(State.Foreign, $"{Dir} is a mount of {entry.Source} ({entry.FsType}), not of {ctx.Get(Device)}", entry);
-        return Answers(deadline) is { } problem ? new Status(State.Dead, problem, entry) : new Status(State.Alive, $"{Dir} answers", entry);
+        return Answers(atMost) is { } problem ? new Status(State.Dead, problem, entry) : new Status(State.Alive, $"{Dir} answers", entry);
     }
 
     /// <summary>A mount of this volume (and subdirectory); the mount table names the server the
@@ -51,12 +51,12 @@ internal sealed partial class Mount
     /// client daemon waits uninterruptibly for its answer (until gluster's ping-timeout), and a
     /// process cannot exit while one of its threads waits so — a child left waiting does not hold
     /// the agent back.</summary>
-    private string? Answers(Deadline deadline)
+    private string? Answers(TimeSpan? atMost)
     {
-        var result = new Command("stat").WithArguments("--file-system", "--format=%t", "--", Dir).RunWithin(deadline, ctx.Log);
+        var result = ctx.TryRun(new Command("stat").WithArguments("--file-system", "--format=%t", "--", Dir), atMost);
         if (result is null) return $"{Dir} does not answer within {TimeParameter.FormatDuration(ctx.Timeout)} (bricks hung or unreachable?)";
         if (!result.Succeeded)
-            return !result.StandardError.Contains("Transport endpoint is not connected") ? $"{Dir} does not answer: {Tail(result.Summary)}"
+            return !result.StandardError.Contains("Transport endpoint is not connected") ? $"{Dir} does not answer: {result.Complaint}"
                 : GlusterProcesses.Clients(Dir).Count == 0 ? $"{Dir} is dead: Transport endpoint is not connected (its FUSE client is gone)"
                 : $"{Dir} is dead: Transport endpoint is not connected (no brick reachable)";
         var type = result.StandardOutput.Trim();
@@ -69,7 +69,7 @@ internal sealed partial class Mount
     /// mounted there either.</summary>
     private OcfResult NotMountedHere(OcfResult notMounted)
     {
-        var resolved = Resolve(ctx.Deadline);
+        var resolved = Resolve();
         if (resolved is null) return OcfResult.Generic($"cannot tell whether {Dir} is mounted: resolving it failed or took too long");
         if (resolved == Dir || MountTable.At(MountTable.Read(), resolved) is not { } there) return notMounted;
         return OcfResult.Generic($"{Dir} leads to {resolved} (a symlink), where {there.Source} is mounted");
@@ -77,20 +77,17 @@ internal sealed partial class Mount
 
     /// <summary>The directory with every symlink on its way resolved (realpath -m, in a child: the
     /// path may run through network storage), or null.</summary>
-    private string? Resolve(Deadline deadline)
+    private string? Resolve()
     {
-        var result = new Command("realpath").WithArguments("-m", "--", Dir).RunWithin(deadline.AtMost(TimeSpan.FromSeconds(5)), ctx.Log);
+        var result = ctx.TryRun(new Command("realpath").WithArguments("-m", "--", Dir), TimeSpan.FromSeconds(5));
         return result is { Succeeded: true } ? MountPath.Canonical(result.StandardOutput.TrimEnd('\n')) : null;
     }
-
-    /// <summary>The part of a coreutils message after the file name ("…': Permission denied").</summary>
-    private static string Tail(string message) => message.LastIndexOf("': ", StringComparison.Ordinal) is var i and > 0 ? message[(i + 3)..] : message;
 
     // ---- actions --------------------------------------------------------------------------------
 
     public OcfResult Monitor()
     {
-        var status = Check(ctx.Deadline);
+        var status = Check();
         switch (status.State)
         {
             case State.NotMounted: return NotMountedHere(new OcfResult(OcfExitCode.NotRunning, status.Why));
@@ -118,7 +115,7 @@ internal sealed partial class Mount
                 return OcfResult.Configured($"directory {Dir} {(MountPath.IsUnder(brick, Dir) ? "holds" : "is inside")} the brick {brick} (glusterfsd {pid})");
         if (MountTable.At(MountTable.Read(), Dir) is null)
         {
-            var resolved = Resolve(ctx.Deadline);
+            var resolved = Resolve();
             if (resolved is null) return OcfResult.Generic($"cannot resolve {Dir} (realpath failed or took too long)");
             if (resolved != Dir) return OcfResult.Configured($"directory {Dir} leads to {resolved} through a symlink; set directory={resolved}");
         }
@@ -134,7 +131,7 @@ internal sealed partial class Mount
         if (FuseListed()) return;
         try
         {
-            var result = new Command("modprobe").WithArguments("fuse").RunWithin(ctx.Deadline.AtMost(TimeSpan.FromSeconds(10)), ctx.Log);
+            var result = ctx.TryRun(new Command("modprobe").WithArguments("fuse"), TimeSpan.FromSeconds(10));
             ctx.Log.LogInformation("modprobe fuse: {Result}", result is null ? "did not finish in time" : result.Succeeded ? "loaded" : result.Summary);
         }
         catch (CommandNotFoundException e) { ctx.Log.LogInformation("cannot load fuse: {Why}", e.Reason); }
@@ -144,7 +141,7 @@ internal sealed partial class Mount
     {
         LoadFuse();
         if (ValidateHost() is { IsSuccess: false } invalid) return invalid;
-        var status = Check(ctx.Deadline.AtMost(Half()));
+        var status = Check(Half());
         switch (status.State)
         {
             case State.Alive:
@@ -158,8 +155,8 @@ internal sealed partial class Mount
                 break;
         }
 
-        var mkdir = new Command("mkdir").WithArguments("-p", "--", Dir).RunWithin(ctx.Deadline.AtMost(Half()), ctx.Log);
-        if (mkdir is not { Succeeded: true }) return OcfResult.Generic($"cannot create {Dir}: {(mkdir is null ? "mkdir did not finish in time" : Tail(mkdir.Summary))}");
+        var mkdir = ctx.TryRun(new Command("mkdir").WithArguments("-p", "--", Dir), Half());
+        if (mkdir is not { Succeeded: true }) return OcfResult.Generic($"cannot create {Dir}: {(mkdir is null ? "mkdir did not finish in time" : mkdir.Complaint)}");
 
         var options = string.Join(',', new[]
         {
@@ -167,7 +164,8 @@ internal sealed partial class Mount
             BackupServers.Any() ? "backup-volfile-servers=" + string.Join(':', BackupServers) : "",
         }.Where(o => o.Length > 0));
         var mount = new Command("mount").WithArguments(["-t", "glusterfs", .. (options.Length > 0 ? new[] { "-o", options } : []), "--", ctx.Get(Device), Dir]);
-        var result = mount.RunWithin(ctx.Deadline.Reserve(TimeSpan.FromSeconds(Math.Min(5, ctx.Timeout.TotalSeconds / 4))), ctx.Log);
+        // what is left after the mount is for checking it, or for clearing what a hung mount left behind
+        var result = ctx.TryRun(mount, ctx.Deadline.Remaining - TimeSpan.FromSeconds(Math.Min(5, ctx.Timeout.TotalSeconds / 4)));
         if (result is not { Succeeded: true })
         {
             // gluster's mount hangs while the volume is unreachable (glusterfs#971): kill it and leave nothing behind
@@ -176,7 +174,7 @@ internal sealed partial class Mount
                 : $"mounting {ctx.Get(Device)} failed: {result.Summary}");
         }
 
-        var verify = Check(ctx.Deadline);
+        var verify = Check();
         if (verify.State == State.Alive)
         {
             ctx.Log.LogInformation("mounted {Device} at {Dir}", ctx.Get(Device), Dir);
@@ -193,9 +191,9 @@ internal sealed partial class Mount
     /// <summary>Depth 10: list the mount's root (a child process, bounded, as for statfs).</summary>
     private string? ReadProblem()
     {
-        var result = new Command("ls").WithArguments("-f", "--", Dir).WithMaxOutputBytes(64 << 10).RunWithin(ctx.Deadline, ctx.Log);
+        var result = ctx.TryRun(new Command("ls").WithArguments("-f", "--", Dir).WithMaxOutputBytes(64 << 10));
         return result is null ? $"reading {Dir} did not finish in time"
-            : result.Succeeded ? null : $"reading {Dir} failed: {Tail(result.Summary)}";
+            : result.Succeeded ? null : $"reading {Dir} failed: {result.Complaint}";
     }
 
     /// <summary>Depth 20: write, fsync and read back this node's status file (child processes, bounded).</summary>
@@ -206,21 +204,21 @@ internal sealed partial class Mount
         var content = $"{ctx.Instance} {node} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\n";
         var late = $"writing {path} did not finish in time";
         var dd = new Command("dd").WithArguments($"of={path}", "conv=fsync", "status=none").WithStandardInput(content);
-        var write = dd.RunWithin(ctx.Deadline, ctx.Log);
+        var write = ctx.TryRun(dd);
         if (write is null) return late;
         if (!write.Succeeded && write.StandardError.Contains("No such file or directory"))
         {
             var dir = Path.GetDirectoryName(path)!;   // the first time on this volume
-            var mkdir = new Command("mkdir").WithArguments("-p", "--", dir).RunWithin(ctx.Deadline, ctx.Log);
+            var mkdir = ctx.TryRun(new Command("mkdir").WithArguments("-p", "--", dir));
             if (mkdir is null) return late;
-            if (!mkdir.Succeeded) return $"creating {dir} failed: {Tail(mkdir.Summary)}";
-            write = dd.RunWithin(ctx.Deadline, ctx.Log);
+            if (!mkdir.Succeeded) return $"creating {dir} failed: {mkdir.Complaint}";
+            write = ctx.TryRun(dd);
             if (write is null) return late;
         }
         if (!write.Succeeded) return $"writing {path} failed: {write.Summary}";
-        var read = new Command("cat").WithArguments("--", path).RunWithin(ctx.Deadline, ctx.Log);
+        var read = ctx.TryRun(new Command("cat").WithArguments("--", path));
         return read is null ? late
-            : !read.Succeeded ? $"reading {path} back failed: {Tail(read.Summary)}"
+            : !read.Succeeded ? $"reading {path} back failed: {read.Complaint}"
             : read.StandardOutput == content ? null : $"{path} read back differently";
     }
 
@@ -239,7 +237,7 @@ internal sealed partial class Mount
 
         var servers = ctx.IsSet(HealthServers) ? GlusterDevice.Servers(ctx.Get(HealthServers)) : BackupServers.Prepend(Volume.Server);
         List<Brick>? bricks;
-        try { bricks = VolumeHealth.Query(ctx.Log, servers, Volume.Volume, ctx.Deadline.AtMost(Half())); }
+        try { bricks = VolumeHealth.Query(ctx, servers, Volume.Volume, Half()); }
         catch (CommandNotFoundException) { ctx.Log.LogDebug("no gluster CLI here: volume health not checked"); return null; }
         var down = bricks?.Where(b => !b.Online).ToList() ?? [];
         var reason = down.Count == 0 ? "" : $"{down.Count} of {bricks!.Count} bricks of {Volume.Volume} down: {string.Join(", ", down)}";

@@ -1,5 +1,4 @@
 using KvmOcf.Ocf;
-using Microsoft.Extensions.Logging;
 
 namespace KvmOcf.GlusterMount;
 
@@ -16,15 +15,16 @@ internal static class VolumeHealth
 {
     /// <summary>The bricks, or null when no server answered in time (health unknown — which says
     /// nothing against a mount that works).</summary>
-    public static List<Brick>? Query(ILogger log, IEnumerable<string> servers, string volume, Deadline deadline)
+    public static List<Brick>? Query(OcfContext ctx, IEnumerable<string> servers, string volume, TimeSpan budget)
     {
+        var until = ctx.Deadline.AtMost(budget);
         foreach (var server in servers)
         {
             // an IPv6 address is bracketed in a device ([fe80::1]:/vol), bare for the CLI (else a name to look up)
-            var result = new Command("gluster").WithArguments($"--remote-host={server.Trim('[', ']')}", "--mode=script", "volume", "status", volume, "--xml")
-                .RunWithin(deadline.AtMost(TimeSpan.FromSeconds(5)), log);
+            var result = ctx.TryRun(new Command("gluster").WithArguments($"--remote-host={server.Trim('[', ']')}", "--mode=script", "volume", "status", volume, "--xml"),
+                TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond * 5, until.Remaining.Ticks)));
             if (result is not null && Parse(result.StandardOutput, volume) is { } bricks) return bricks;
-            if (deadline.Expired) break;
+            if (until.Expired) break;
         }
         return null;
     }

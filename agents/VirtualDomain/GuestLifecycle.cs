@@ -93,7 +93,7 @@ internal sealed partial class Guest
         {
             ctx.Log.LogInformation("{Domain}: live migration from {Source} succeeded.", id, ctx.Meta.MigrateSource ?? "?");
             SystemdDropIns.Ensure(ctx);
-            if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline);
+            if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline.Remaining);
         }
         return result;
     }
@@ -132,7 +132,7 @@ internal sealed partial class Guest
                 AbortJob(domain);
             }
         }
-        if (SaveConfigEnabled) SaveConfig(id, domain, gracefulDeadline.AtMost(gracefulDeadline.Remaining / 2));
+        if (SaveConfigEnabled) SaveConfig(id, domain, gracefulDeadline.Remaining / 2);
 
         if (graceful && !gracefulDeadline.Expired)
         {
@@ -250,11 +250,12 @@ internal sealed partial class Guest
 
     /// <summary>Writes the running domain's definition back to the config file — atomically, mode
     /// 0600 (it carries the secure XML), only when it changed and only when it names this domain —
-    /// and csync2s it if asked. Bounded by <paramref name="deadline"/>; a failure is logged, never
+    /// and csync2s it if asked. Bounded by <paramref name="budget"/>; a failure is logged, never
     /// fatal: the guest's own lifecycle matters more than its saved definition.</summary>
-    private void SaveConfig(DomainId id, Domain? domain, Deadline deadline)
+    private void SaveConfig(DomainId id, Domain? domain, TimeSpan budget)
     {
         var path = ctx.Get(Config);
+        var deadline = ctx.Deadline.AtMost(budget);
         try
         {
             string xml;
@@ -276,7 +277,7 @@ internal sealed partial class Guest
             ctx.Log.LogInformation("Saved domain {Domain} config to {Path}.", id, path);
             if (ctx.Get(SyncConfigOnStop))
             {
-                var sync = new Command("csync2").WithArguments("-x", path).Run(deadline, ctx.Log);
+                var sync = ctx.Run(new Command("csync2").WithArguments("-x", path), deadline.Remaining);
                 if (!sync.Succeeded) ctx.Log.LogWarning("Syncing {Path} failed: {Why}", path, sync.Summary);
             }
         }

@@ -26,7 +26,7 @@ internal sealed partial class Guest
             ctx.Get(MigrationTransport), ctx.Get(MigrationNetworkSuffix), ctx.Get(MigrationUser));
         var data = MigrationUris.Data(ctx.IsSet(MigrateUri) ? ctx.Get(MigrateUri) : null, options.MigrateUri, Uri, target,
             ctx.Get(MigrationNetworkSuffix), ctx.Get(MigratePort));
-        if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline.AtMost(ctx.Deadline.Remaining / 4));
+        if (SaveConfigEnabled) SaveConfig(id, null, ctx.Deadline.Remaining / 4);
 
         using var hypervisor = Hypervisor.Connect(Uri, ctx.Deadline);
         using var domain = hypervisor.Lookup(id, ctx.Deadline) ?? throw new OcfException(OcfExitCode.ErrGeneric, $"{id} vanished before migrating");

@@ -17,11 +17,11 @@ internal static class QemuProcesses
 {
     public static List<int> Find(DomainId id, string? emulator, string procRoot = "/proc")
     {
-        var ourNetwork = NetworkNamespace(Path.Combine(procRoot, "self"));
+        var ourNetwork = ProcessTable.OwnNamespace("net", procRoot);
         var emulatorComm = emulator is { Length: > 0 } ? Truncated(Path.GetFileName(emulator)) : null;
         return ProcessTable.Pids(procRoot)
             .Where(pid => ProcessTable.Comm(pid, procRoot) is { } comm && IsEmulator(comm, emulatorComm))
-            .Where(pid => ourNetwork is null || NetworkNamespace(Path.Combine(procRoot, pid.ToString())) is not { } theirs || theirs == ourNetwork)
+            .Where(pid => ourNetwork is null || ProcessTable.Namespace(pid, "net", procRoot) is not { } theirs || theirs == ourNetwork)
             .Where(pid => ProcessTable.Argv(pid, procRoot) is { } argv && Matches(argv, id))
             .ToList();
     }
@@ -31,12 +31,6 @@ internal static class QemuProcesses
 
     /// <summary>The kernel keeps 15 bytes of a command name.</summary>
     private static string Truncated(string name) => name.Length <= 15 ? name : name[..15];
-
-    private static string? NetworkNamespace(string processDirectory)
-    {
-        try { return new FileInfo(Path.Combine(processDirectory, "ns", "net")).LinkTarget; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-    }
 
     internal static bool Matches(string[] argv, DomainId id)
     {

@@ -22,13 +22,11 @@ internal static class SystemdDropIns
         bool changed = false;
         try
         {
-            System.IO.Directory.CreateDirectory(Directory);
             foreach (var (file, content) in DropIns)
             {
                 var path = Path.Combine(Directory, file);
                 if (File.Exists(path) && File.ReadAllText(path) == content) continue;
-                File.WriteAllText(path, content);
-                File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
+                AtomicFile.Write(path, content, (UnixFileMode)0b110_100_100);
                 changed = true;
             }
         }

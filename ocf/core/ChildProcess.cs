@@ -162,30 +162,9 @@ internal sealed unsafe class ChildProcess : IDisposable
     /// first found, then all killed, so none escapes by being re-parented meanwhile).</summary>
     private static void KillTree(int pid)
     {
-        var victims = Descendants(pid);
+        var victims = ProcessTable.Descendants(pid);
         Posix.Kill(pid, Posix.SIGKILL);
         foreach (var v in victims) Posix.Kill(v, Posix.SIGKILL);
-    }
-
-    private static List<int> Descendants(int root)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var pid in ProcessTable.Pids())
-        {
-            try
-            {
-                var stat = File.ReadAllText($"/proc/{pid}/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                parents[pid] = int.Parse(fields[1]);
-            }
-            catch (Exception e) when (e is IOException or FormatException or ArgumentOutOfRangeException or UnauthorizedAccessException) { }
-        }
-        var found = new List<int>();
-        var frontier = new Queue<int>([root]);
-        while (frontier.TryDequeue(out var parent))
-            foreach (var (pid, ppid) in parents)
-                if (ppid == parent && !found.Contains(pid)) { found.Add(pid); frontier.Enqueue(pid); }
-        return found;
     }
 
     private void Reap(int options)

@@ -70,6 +70,18 @@ public sealed record Command
         return result;
     }
 
+    /// <summary>As <see cref="Run"/>, with "did not finish in time" as an answer rather than an
+    /// exception: null when the deadline came first (also when it had passed before the command
+    /// could start), so the caller decides what a timeout means (a mount that does not answer; a
+    /// volume whose health is unknown). A child stuck at the deadline is killed and not waited for:
+    /// one in an uninterruptible FUSE wait dies only when its request is answered.</summary>
+    public CommandResult? TryRun(Deadline deadline, ILogger? log = null)
+    {
+        if (deadline.Expired) return null;
+        try { return Run(deadline, log); }
+        catch (OperationException e) when (e.Kind == FailureKind.TimedOut || deadline.Expired) { return null; }
+    }
+
     /// <summary>The command line for logs: arguments quoted where needed.</summary>
     public override string ToString() =>
         string.Join(' ', Arguments.Prepend(Program).Select(a => a.Length > 0 && !a.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '\\') ? a : "'" + a.Replace("'", "'\\''") + "'"));
@@ -83,6 +95,10 @@ public sealed record CommandResult(int ExitCode, string StandardOutput, string S
     /// <summary>The first non-empty line of stderr (else stdout), for exit reasons.</summary>
     public string Summary =>
         OneLine.Of(FirstLine(StandardError) ?? FirstLine(StandardOutput) ?? $"exit code {ExitCode}", 200);
+
+    /// <summary>What a coreutils tool said after naming its file ("stat: cannot stat '/x': Permission
+    /// denied" → "Permission denied"), else <see cref="Summary"/>.</summary>
+    public string Complaint => Summary.LastIndexOf("': ", StringComparison.Ordinal) is var i and > 0 ? Summary[(i + 3)..] : Summary;
 
     /// <summary>Throws "<paramref name="what"/> failed: …" unless the command succeeded.</summary>
     public CommandResult ThrowIfFailed(string what) =>

@@ -65,7 +65,7 @@ public static class StorageFile
     private static CommandResult Run(Command command, string doing, Deadline deadline, ILogger? log)
     {
         var result = Start(command, doing, deadline, log);
-        return result.Succeeded ? result : throw new IOException($"{doing} failed: {Tail(result.Summary)}");
+        return result.Succeeded ? result : throw new IOException($"{doing} failed: {result.Complaint}");
     }
 
     private static CommandResult Start(Command command, string doing, Deadline deadline, ILogger? log)
@@ -74,10 +74,6 @@ public static class StorageFile
         catch (CommandTimeoutException) { throw new StorageTimeoutException($"{doing} did not finish in time (storage hung?)"); }
         catch (OperationException e) { throw new IOException($"{doing}: {e.Reason}"); }
     }
-
-    /// <summary>The part of a coreutils message after the file name ("…': Permission denied").</summary>
-    public static string Tail(string message) =>
-        message.LastIndexOf("': ", StringComparison.Ordinal) is var i and > 0 ? message[(i + 3)..] : message;
 }
 
 /// <summary>Storage did not answer before the deadline.</summary>

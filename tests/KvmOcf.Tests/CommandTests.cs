@@ -152,4 +152,13 @@ public class CommandTests
         try { return !File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2].Equals("Z"); }
         catch (IOException) { return false; }
     }
+
+    [Fact]
+    public void A_command_that_runs_out_of_time_is_an_answer_not_an_exception()
+    {
+                Assert.Null(new Command("sleep").WithArguments("5").TryRun(Deadline.After(TimeSpan.FromMilliseconds(100))));
+        Assert.Null(new Command("true").TryRun(Deadline.After(TimeSpan.Zero)));          // expired before it started
+        Assert.Equal(0, new Command("true").TryRun(Deadline.After(TimeSpan.FromSeconds(5)))!.ExitCode);
+        Assert.Throws<CommandNotFoundException>(() => new Command("no-such-tool-kvmocf").TryRun(Deadline.After(TimeSpan.FromSeconds(5))));
+    }
 }

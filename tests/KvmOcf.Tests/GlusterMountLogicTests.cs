@@ -177,16 +177,6 @@ public class GlusterMountLogicTests
     }
 
     [Fact]
-    public void A_command_that_runs_out_of_time_is_an_answer_not_an_exception()
-    {
-        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        Assert.Null(new Command("sleep").WithArguments("5").RunWithin(Deadline.After(TimeSpan.FromMilliseconds(100)), log));
-        Assert.Null(new Command("true").RunWithin(Deadline.After(TimeSpan.Zero), log));          // expired before it started
-        Assert.Equal(0, new Command("true").RunWithin(Deadline.After(TimeSpan.FromSeconds(5)), log)!.ExitCode);
-        Assert.Throws<CommandNotFoundException>(() => new Command("no-such-tool-kvmocf").RunWithin(Deadline.After(TimeSpan.FromSeconds(5)), log));
-    }
-
-    [Fact]
     public void Bricks_are_named_in_glusterfsd_argv()
     {
         Assert.Equal("/data/brick1/gv0", GlusterProcesses.Brick(["/usr/sbin/glusterfsd", "-s", "gl1", "--brick-name", "/data/brick1/gv0", "-l", "x.log"]));

@@ -64,3 +64,22 @@ public sealed class StorageFileTests : IDisposable
         Assert.Contains("larger than", Assert.Throws<IOException>(() => StorageFile.ReadText(file, Soon)).Message);
     }
 }
+
+/// <summary>Local files replaced atomically, in-process.</summary>
+public sealed class AtomicFileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kvmocf-atomic-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Replaces_with_the_given_mode_and_leaves_nothing_behind()
+    {
+        var file = Path.Combine(_dir, "sub", "r1.state");
+        AtomicFile.Write(file, "a=1\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        AtomicFile.Write(file, "a=2\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Assert.Equal("a=2\n", File.ReadAllText(file));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.Equal(["r1.state"], Directory.GetFiles(Path.Combine(_dir, "sub")).Select(Path.GetFileName));
+    }
+}

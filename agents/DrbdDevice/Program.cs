@@ -1,0 +1,4 @@
+using KvmOcf.DrbdDevice;
+using KvmOcf.Ocf;
+
+return OcfRuntime.Main(new DrbdDeviceAgent(), args);

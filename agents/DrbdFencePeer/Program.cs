@@ -1,0 +1,3 @@
+using KvmOcf.DrbdFencePeer;
+
+return HandlerMain.Run(args);

@@ -48,6 +48,49 @@ public static class OcftConfigs
         config = Without(config, "CASE \"start insert failure (remove device)\"", "CASE \"unimplemented command\"");
         return config;
     }
+
+    /// <summary>Debian's drbd.linbit config for DrbdDevice in the DRBD lab's guests: the agent, the
+    /// guests' names, replication addresses and spare disk, a minor the lab's own resources do not use;
+    /// the stock setup's metadata check fixed for drbd-utils 9.22, and the two answers that differ on purpose.</summary>
+    public static string DrbdDevice()
+    {
+        var config = OcftConfigs.Stock("drbd.linbit")
+            .Replace("\tAgent drbd\n", "\tAgent DrbdDevice\n")
+            .Replace("AgentRoot /usr/lib/ocf/resource.d/linbit", "AgentRoot /usr/lib/ocf/resource.d/kvmocf")
+            // kvmocf: Debian has no package "drbd" (ocft would apt-get install it and give up); drbd-utils is installed
+            .Replace("\tInstallPackage drbd\n", "")
+            .Replace("NAME_1=HOSTNAME1", "NAME_1=a").Replace("IP_1=IP_ADDRESS1", "IP_1=10.98.0.1").Replace("DISK_1=/dev/DEVICE1", "DISK_1=/dev/vdd")
+            .Replace("NAME_2=HOSTNAME2", "NAME_2=b").Replace("IP_2=IP_ADDRESS2", "IP_2=10.98.0.2").Replace("DISK_2=/dev/DEVICE2", "DISK_2=/dev/vdd")
+            // the lab's own resources use /dev/drbd0..2
+            .Replace("DEVICE_1=/dev/drbd0", "DEVICE_1=/dev/drbd9").Replace("DEVICE_2=/dev/drbd0", "DEVICE_2=/dev/drbd9");
+        // kvmocf: drbd-utils 9.22's dump-md exits 1, not 255, when a disk has no metadata: the stock setup never
+        // created it and waited forever for a sync of disks that could not attach
+        config = Swap(config, "\tif [ $? -eq 255 ]; then\n\t\t$DRBDADM create-md ocft0\n",
+            "\t# kvmocf: drbd-utils 9.22's dump-md exits 1 without metadata, not 255\n\tif [ $? -ne 0 ]; then\n\t\tyes yes | $DRBDADM create-md ocft0\n");
+        config = Swap(config, """
+            	# if wrong, I think the agent should return OCF_ERR_CONFIGURED.
+            	AgentRun start OCF_ERR_CONFIGURED
+            """, """
+            	# if wrong, I think the agent should return OCF_ERR_CONFIGURED.
+            	# kvmocf: OCF_ERR_INSTALLED, as ocf:linbit:drbd itself answers: the resource may be missing from this node's
+            	# drbd.conf only (another node may have it), so it is not a cluster-wide configuration error
+            	AgentRun start OCF_ERR_INSTALLED
+            """);
+        config = Swap(config, """
+            	# promote fails, because remote drbd promote first.
+            	AgentRun promote OCF_ERR_GENERIC
+            """, """
+            	# promote fails, because remote drbd promote first.
+            	# kvmocf: promote retries while DRBD still sees a Primary peer (one that just died is seen so until DRBD's ping
+            	# timeout), until the operation's timeout, as ocf:linbit:drbd does; a 15 s timeout answers before ocft's 20 s
+            	Env OCF_RESKEY_CRM_meta_timeout=15000
+            	AgentRun promote OCF_ERR_GENERIC
+            """);
+        return config;
+    }
+
+    private static string Swap(string text, string from, string to) =>
+        text.Contains(from) ? text.Replace(from, to) : throw new InvalidOperationException("the stock drbd.linbit config changed: " + from);
 }
 
 /// <summary>ocf:kvmocf:VirtualDomain under the stock VirtualDomain ocft cases, on a real guest.</summary>
@@ -118,6 +161,42 @@ public sealed class GlusterMountOcftTests(GlusterSingleNode lab, GlusterMountOcf
     {
         var verdicts = run.Verdicts(lab);
         Assert.True(verdicts.ContainsKey(name), $"ocft did not run '{name}'");
+        Assert.True(verdicts[name] is null, $"'{name}': {verdicts[name]}");
+    }
+}
+
+/// <summary>resource-agents' own ocft cases for ocf:linbit:drbd (drbd.linbit), run for DrbdDevice
+/// inside guest a, with guest b as the second node (ocft reaches it with "ssh", here the lab's remote
+/// shell). The config is Debian's, with only what must change changed (see <see cref="OcftConfigs.DrbdDevice"/>).</summary>
+[Collection(DrbdCollection.Name)]
+[Trait("Stack", "drbd")]
+public sealed class DrbdDeviceOcftTests(DrbdLab lab, DrbdDeviceOcftTests.Run run) : IClassFixture<DrbdDeviceOcftTests.Run>
+{
+    public sealed class Run
+    {
+        private Dictionary<string, string?>? _verdicts;
+        public string Output { get; private set; } = "";
+
+        public Dictionary<string, string?> Verdicts(DrbdLab lab)
+        {
+            if (_verdicts is not null) return _verdicts;
+            Directory.CreateDirectory(Path.Combine(lab.Share, "ocft"));
+            File.WriteAllText(Path.Combine(lab.Share, "ocft", "DrbdDevice"), OcftConfigs.DrbdDevice());
+            var r = lab.Exec("a", "export PATH=/usr/local/sbin:$PATH; cd /share/ocft && ocft make -d /share/ocft DrbdDevice >/dev/null && ocft test DrbdDevice; " +
+                "rc=$?; ocft clean DrbdDevice >/dev/null 2>&1; exit $rc", TimeSpan.FromMinutes(10));
+            Output = r.StandardOutput + r.StandardError;
+            return _verdicts = Ocft.Verdicts(Output);
+        }
+    }
+
+    public static TheoryData<string> Cases => [.. File.Exists(Path.Combine(Ocft.StockConfigs, "drbd.linbit")) ? Ocft.Cases(OcftConfigs.Stock("drbd.linbit")) : []];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Case_passes(string name)
+    {
+        var verdicts = run.Verdicts(lab);
+        Assert.True(verdicts.ContainsKey(name), $"ocft did not run '{name}':\n{run.Output}");
         Assert.True(verdicts[name] is null, $"'{name}': {verdicts[name]}");
     }
 }

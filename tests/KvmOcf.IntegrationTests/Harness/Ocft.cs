@@ -28,11 +28,7 @@ public static partial class Ocft
             Sh.Ok(Cli.Wrap("ocft").WithArguments(["make", "-d", dir, agent]).WithWorkingDirectory(dir));
             var argv = (prefix ?? []).Concat(["ocft", "test", agent]).ToArray();
             var test = Sh.Run(Cli.Wrap(argv[0]).WithArguments(argv[1..]).WithWorkingDirectory(dir), timeout);
-            var output = Ansi().Replace(test.StandardOutput + test.StandardError, "");
-            var verdicts = new Dictionary<string, string?>();
-            foreach (Match m in Verdict().Matches(output))
-                verdicts[m.Groups["case"].Value] = m.Groups["ok"].Success ? null : m.Groups["why"].Value.Trim();
-            return verdicts;
+            return Verdicts(test.StandardOutput + test.StandardError);
         }
         finally
         {
@@ -40,6 +36,15 @@ public static partial class Ocft
             if (!hadCases) Directory.Delete(CasesRoot, recursive: true);
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>What <c>ocft test</c> printed, as case name → null when it passed, else what ocft said.</summary>
+    public static Dictionary<string, string?> Verdicts(string output)
+    {
+        var verdicts = new Dictionary<string, string?>();
+        foreach (Match m in Verdict().Matches(Ansi().Replace(output, "")))
+            verdicts[m.Groups["case"].Value] = m.Groups["ok"].Success ? null : m.Groups["why"].Value.Trim();
+        return verdicts;
     }
 
     [GeneratedRegex(@"^CASE ""(.*)""\s*$", RegexOptions.Multiline)]

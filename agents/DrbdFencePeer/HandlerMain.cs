@@ -50,6 +50,12 @@ internal static partial class HandlerMain
             log.LogError("{Name} {Resource}: {Reason}", name, resource, OneLine.Of(e.Message, 200));
             return ExitCodes.Failure;
         }
+        catch (Exception e)
+        {
+            // DRBD reads any other exit code as "fencing failed" too: one line, never a stack trace
+            log.LogError("{Name} {Resource}: internal error: {Type}: {Reason}", name, resource, e.GetType().Name, OneLine.Of(e.Message, 200));
+            return ExitCodes.Failure;
+        }
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;

@@ -53,7 +53,7 @@ public static class FenceMetadata
     }
 
     /// <summary>As fencing.py marks them: the action always (pacemaker-fenced supplies it), and what the agent requires.</summary>
-    private static bool Required(FenceOption o) => o == StandardOptions.Action || o.Parameter.Required;
+    private static bool Required(FenceOption o) => o == StandardOptions.Action || o.IsRequired;
 
     private static string E(string text) => KvmOcf.Core.Xml.Escape(text);
 

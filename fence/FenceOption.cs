@@ -6,6 +6,10 @@ namespace KvmOcf.Fence;
 /// parses it. A boolean is a flag on the command line.</summary>
 public sealed record FenceOption(Parameter Parameter, char? Short = null)
 {
+    /// <summary>This agent cannot act without it (the parameter's own Required holds everywhere).</summary>
+    public bool Required { get; init; }
+
+    public bool IsRequired => Required || Parameter.Required;
     public string Name => Parameter.Name;
     public string LongName => Name.Replace('_', '-');
     public bool IsFlag => Parameter is BooleanParameter;

@@ -14,11 +14,17 @@ public static class FenceRuntime
     public static int Main(FenceAgent agent, string[] args)
     {
         var stderr = new FdWriter(2, autoFlush: true);
-        var stdin = args.Length == 0 ? Console.In.ReadToEnd() : "";
+        var stdin = args.Length == 0 ? ReadStandardInput() : "";
         ILogSink? syslog = null;
         try { syslog = SyslogSink.For(agent.Name, Environment.GetEnvironmentVariable("PCMK_logfacility") ?? "daemon"); } catch (OperationException) { }
         return Run(agent, args, stdin, new FdWriter(1, autoFlush: true), stderr, syslog,
             underFenced: Environment.GetEnvironmentVariable("PCMK_service") == "pacemaker-fenced");
+    }
+
+    private static string ReadStandardInput()
+    {
+        using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read);
+        return new StreamReader(stream, System.Text.Encoding.UTF8).ReadToEnd();
     }
 
     /// <summary>The testable core.</summary>
@@ -42,6 +48,8 @@ public static class FenceRuntime
             if (!FenceMetadata.Actions(agent).Contains(action)) throw new FenceUsageException($"unknown action {OneLine.Quote(action)}");
 
             var probe = new FenceContext(agent, input, action, log, Deadline.After(TimeSpan.FromDays(1)));
+            if (agent.Options.FirstOrDefault(o => o.IsRequired && !probe.IsSet(o) && o != StandardOptions.Action) is { } missing)
+                throw new FenceUsageException($"option '{missing.Name}' is required");
             if ((probe.InvalidValue() ?? agent.Validate(probe)) is { } problem) throw new FenceUsageException(problem);
             var ctx = new FenceContext(agent, input, action, log, Deadline.After(Budget(probe, underFenced)));
             return Perform(ctx, underFenced, stdout);

@@ -15,7 +15,7 @@ public sealed class ClusterHelperTests(PacemakerCluster cluster)
         public override string Name => "Probe";
         public override string ShortDescription => "probe";
         public override string LongDescription => "probe";
-        public override IReadOnlyList<Parameter> Parameters => [];
+        public override IReadOnlyList<KvmOcf.Core.Parameter> Parameters => [];
         public override IReadOnlyList<OcfAction> Actions => [new("start", TimeSpan.FromSeconds(60), body)];
     }
 

@@ -11,12 +11,12 @@ namespace KvmOcf.IntegrationTests;
 [Trait("Stack", "kvm-cluster")]
 public sealed class DiskLeaseTests(KvmCluster cluster, GlusterThreeNodes gluster) : IDisposable
 {
-    private const string MountPoint = "/mnt/kvmocf-leases";
-    private const string Agent = "/usr/lib/ocf/resource.d/kvmocf/VirtualDomain";
     private const string QemuConf = "/etc/libvirt/qemu.conf";
     private const string LockdConf = "/etc/libvirt/qemu-lockd.conf";
     private readonly Dictionary<string, string> _originalQemuConf = [];
+    private readonly GlusterMountUnderTest _leases = new() { Binary = Installed.Agent("GlusterMount") };
     private TestDomain? _guest;
+    private string MountPoint => _leases.MountPoint;
 
     public void Dispose()
     {
@@ -31,28 +31,21 @@ public sealed class DiskLeaseTests(KvmCluster cluster, GlusterThreeNodes gluster
             }
             Mount(node, "stop");
         }
+        _leases.Dispose();
     }
 
     private void Write(string node, string path, string text) =>
         Assert.True(cluster.On(node, "sh", "-c", "printf '%s' \"$1\" > \"$2\"", "sh", text, path).Succeeded);
 
-    private AgentRun Mount(string node, string action) => AgentRun.Run("/usr/lib/ocf/resource.d/kvmocf/GlusterMount", action,
-        new Dictionary<string, string>
-        {
-            ["device"] = gluster.Device, ["directory"] = MountPoint, ["backup_volfile_servers"] = gluster.BackupServers,
-            ["OCF_RESOURCE_INSTANCE"] = "leases", ["health_interval"] = "0",
-        }, TimeSpan.FromSeconds(30), cluster.Prefix(node));
+    /// <summary>The lease volume's mount on a node; its resource state stays in the node's own
+    /// /run/resource-agents, as pacemaker's would.</summary>
+    private AgentRun Mount(string node, string action) =>
+        _leases.Run(gluster, action, new() { ["OCF_RESOURCE_INSTANCE"] = "leases", ["HA_RSCTMP"] = "/run/resource-agents" },
+            timeout: TimeSpan.FromSeconds(30), prefix: cluster.Prefix(node));
 
-    private AgentRun Run(string node, string action, Dictionary<string, string>? more = null)
-    {
-        var parameters = new Dictionary<string, string>
-        {
-            ["config"] = _guest!.ConfigPath, ["OCF_RESOURCE_INSTANCE"] = _guest.Name, ["OCF_RESKEY_CRM_meta_interval"] = "0",
-            ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
-        };
-        foreach (var (k, v) in more ?? []) parameters[k] = v;
-        return AgentRun.Run(Agent, action, parameters, TimeSpan.FromSeconds(60), cluster.Prefix(node));
-    }
+    private AgentRun Run(string node, string action, Dictionary<string, string>? more = null) =>
+        VirtualDomainAgent.Run(_guest!, action, TimeSpan.FromSeconds(60), interval: "0", more: more, prefix: cluster.Prefix(node),
+            binary: Installed.Agent("VirtualDomain"));
 
     /// <summary>lock_manager = "lockd" with its lockspace on the volume, on a node.</summary>
     private void UseVirtlockd(string node)
@@ -67,16 +60,16 @@ public sealed class DiskLeaseTests(KvmCluster cluster, GlusterThreeNodes gluster
     [Fact]
     public void A_second_start_on_another_host_fails_inside_libvirt_and_the_agent_says_why()
     {
-        foreach (var (node, ip) in new[] { ("n1", "201"), ("n2", "202") })
+        cluster.ConnectTo(gluster);
+        foreach (var node in KvmCluster.Nodes)
         {
-            if (!cluster.On(node, "ip", "-o", "addr").StandardOutput.Contains($"10.92.0.{ip}/")) gluster.Attach($"kvmlab-{node}", $"10.92.0.{ip}");
             var mount = Mount(node, "start");
             Assert.True(mount.Code == 0, mount.ToString());
         }
         Assert.True(cluster.On("n1", "mkdir", "-p", $"{MountPoint}/lockspace").Succeeded);
         Assert.True(cluster.On("n1", "truncate", "-s", "16M", $"{MountPoint}/leased.img").Succeeded);
         _guest = new TestDomain($"kvmocf-lease-{Guid.NewGuid().ToString()[..6]}", cluster.SharedDirectory, cluster.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
-            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{MountPoint}/leased.img'/><target dev='vda' bus='virtio'/></disk>");
+            extraDevices: TestDomain.RawDisk($"{MountPoint}/leased.img"));
         foreach (var node in KvmCluster.Nodes) UseVirtlockd(node);
 
         var deep = new Dictionary<string, string> { ["OCF_CHECK_LEVEL"] = "10", ["require_disk_leases"] = "true" };

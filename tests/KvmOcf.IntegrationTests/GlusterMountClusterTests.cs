@@ -21,14 +21,10 @@ public sealed class GlusterMountClusterTests(KvmCluster cluster, GlusterThreeNod
 
     private bool MountedOn(string node) => cluster.On(node, "grep", "-q", $" {MountPoint} fuse.glusterfs", "/proc/mounts").Succeeded;
 
-    private bool RunsOn(string node, TestDomain d) =>
-        cluster.On(node, "virsh", "-c", "qemu:///system", "list", "--name").StandardOutput.Split('\n').Contains(d.Name);
-
     [Fact]
     public void A_cloned_mount_carries_a_migrating_guest_and_stops_after_it()
     {
-        foreach (var (node, ip) in new[] { ("n1", "201"), ("n2", "202") })
-            if (!cluster.On(node, "ip", "-o", "addr").StandardOutput.Contains($"10.92.0.{ip}/")) gluster.Attach($"kvmlab-{node}", $"10.92.0.{ip}");
+        cluster.ConnectTo(gluster);
 
         var fs = cluster.On("n1", "pcs", "resource", "create", "fs", "ocf:kvmocf:GlusterMount", $"device={gluster.Device}",
             $"directory={MountPoint}", $"backup_volfile_servers={gluster.BackupServers}", "op", "monitor", "interval=10s", "clone");
@@ -37,7 +33,7 @@ public sealed class GlusterMountClusterTests(KvmCluster cluster, GlusterThreeNod
 
         Assert.True(cluster.On("n1", "truncate", "-s", "16M", $"{MountPoint}/vmg.img").Succeeded);
         var d = new TestDomain($"kvmocf-g-{Guid.NewGuid().ToString()[..6]}", cluster.SharedDirectory, cluster.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
-            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{MountPoint}/vmg.img'/><target dev='vda' bus='virtio'/></disk>",
+            extraDevices: TestDomain.RawDisk($"{MountPoint}/vmg.img"),
             kernelArguments: "disk=write");
         Assert.True(cluster.On("n1", "pcs", "resource", "create", "vmg", "ocf:kvmocf:VirtualDomain", $"config={d.ConfigPath}", "migration_transport=tcp",
             "op", "monitor", "interval=5s", "meta", "allow-migrate=true", "--disabled").Succeeded);
@@ -53,7 +49,7 @@ public sealed class GlusterMountClusterTests(KvmCluster cluster, GlusterThreeNod
         var there = here == "n1" ? "n2" : "n1";
         var uptime = d.Uptime()!.Value;
         Assert.True(cluster.On("n1", "pcs", "resource", "move", "vmg", there).Succeeded);
-        Assert.True(Sh.Eventually(() => cluster.LocationOf("vmg") == there && RunsOn(there, d) && !RunsOn(here!, d), TimeSpan.FromSeconds(120)),
+        Assert.True(Sh.Eventually(() => cluster.LocationOf("vmg") == there && cluster.RunsOn(there, d) && !cluster.RunsOn(here!, d), TimeSpan.FromSeconds(120)),
             "the guest did not migrate");
         Assert.True(Sh.Eventually(() => d.Uptime() > uptime + 2, TimeSpan.FromSeconds(20)), "the guest restarted instead of migrating");
         cluster.On("n1", "pcs", "resource", "clear", "vmg");
@@ -61,7 +57,7 @@ public sealed class GlusterMountClusterTests(KvmCluster cluster, GlusterThreeNod
         // Taking the storage away takes the guest down first.
         Assert.True(cluster.On("n1", "pcs", "resource", "disable", "fs-clone").Succeeded);
         Assert.True(Sh.Eventually(() => !MountedOn("n1") && !MountedOn("n2"), TimeSpan.FromSeconds(120)), "the mounts did not go");
-        Assert.False(RunsOn("n1", d) || RunsOn("n2", d));
+        Assert.False(cluster.RunsOn("n1", d) || cluster.RunsOn("n2", d));
         Assert.DoesNotContain("GUEST: WRITE-FAIL", File.ReadAllText(d.ConsolePath));
     }
 }

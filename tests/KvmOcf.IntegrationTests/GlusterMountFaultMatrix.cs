@@ -14,8 +14,7 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
 {
     private static readonly TimeSpan MonitorTimeout = TimeSpan.FromSeconds(10), StartStopTimeout = TimeSpan.FromSeconds(20);
     private readonly GlusterMountUnderTest _fs = new();
-    private readonly List<string> _rows = [];
-    private readonly List<string> _failures = [];
+    private readonly FaultMatrix _matrix = new("GlusterMount", output);
 
     public void Dispose()
     {
@@ -27,7 +26,6 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
     public void Every_fault_gets_a_safe_answer_before_the_timeout()
     {
         Repo.RequireBuild();
-        var probe = new Dictionary<string, string>();
         var health = new Dictionary<string, string> { ["health_interval"] = "1s" };
 
         Row("nothing mounted", "probe", [7], Probe());
@@ -42,14 +40,14 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
         Row("1 of 3 bricks killed", "monitor, health check", [190], Monitor(health));
         three.Heal();
 
-        for (int node = 1; node <= 3; node++) three.KillBricks(node);
+        three.KillAllBricks();
         Row("all bricks killed", "monitor", [1], Monitor());
         Row("all bricks killed", "probe", [1], Probe());
         Row("all bricks killed", "stop", [0], Stop(), unmounted: true);
         three.Heal();
 
         Row("healthy", "start", [0], Start());
-        for (int node = 1; node <= 3; node++) three.Suspend(node);
+        three.SuspendAll();
         Row("all nodes hung (SIGSTOP)", "monitor", [1], Monitor(timeout: TimeSpan.FromSeconds(4)));
         Row("all nodes hung (SIGSTOP)", "probe", [1], Probe(timeout: TimeSpan.FromSeconds(4)));
         Row("all nodes hung (SIGSTOP)", "stop", [0, 1], Stop());
@@ -119,11 +117,7 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
         Row("directory holding HA_RSCTMP (nothing mounted)", "probe", [7], Probe(new() { ["HA_RSCTMP"] = _fs.MountPoint + "/state" }));
         Row("volume name beginning with '-'", "start", [6], Start(new() { ["device"] = $"{three.Server(1)}:/-{three.Volume}" }));
 
-        var table = "| case | action | expected | got | time (timeout) |\n|---|---|---|---|---|\n" + string.Join('\n', _rows) + "\n";
-        output.WriteLine(table);
-        var results = Directory.CreateDirectory(Path.Combine(Repo.Build, "test-results")).FullName;
-        File.WriteAllText(Path.Combine(results, "fault-matrix-GlusterMount.md"), table);
-        Assert.True(_failures.Count == 0, string.Join('\n', _failures));
+        _matrix.Verify();
     }
 
     /// <summary>An action's answer and the timeout it ran under.</summary>
@@ -144,13 +138,10 @@ public sealed class GlusterMountFaultMatrix(GlusterSingleNode single, GlusterThr
     private void Row(string fault, string action, int[] expected, Answer answer, bool mounted = false, bool unmounted = false,
         (bool Holds, string Otherwise)? also = null)
     {
-        var (run, timeout) = answer;
-        bool ok = expected.Contains(run.Code) && run.Elapsed < timeout && also?.Holds != false &&
-                  (!mounted || _fs.Mounted()) && (!unmounted || GlusterMountUnderTest.MountsOf(three) == 0);
-        _rows.Add($"| {fault} | {action} | {string.Join(" or ", expected)} | {run.Code}{(ok ? "" : " ✗")} | " +
-                  $"{run.Elapsed.TotalSeconds:0.00} s ({timeout.TotalSeconds:0} s) |");
-        if (!ok) _failures.Add($"{fault} / {action}: expected {string.Join(" or ", expected)}, {run}" +
-                               (mounted && !_fs.Mounted() ? " (the mount is gone)" : "") + (unmounted && GlusterMountUnderTest.MountsOf(three) > 0 ? " (still mounted)" : "") +
-                               (also?.Holds == false ? $" ({also.Value.Otherwise})" : ""));
+        var after = new List<(bool Holds, string Otherwise)>();
+        if (mounted) after.Add((_fs.Mounted(), "the mount is gone"));
+        if (unmounted) after.Add((GlusterMountUnderTest.MountsOf(three) == 0, "still mounted"));
+        if (also is { } a) after.Add(a);
+        _matrix.Row(fault, action, answer.Run, answer.Timeout, expected, [.. after]);
     }
 }

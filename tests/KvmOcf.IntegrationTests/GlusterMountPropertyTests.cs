@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using KvmOcf.IntegrationTests.Harness;
-using KvmOcf.Ocf;
 using Xunit.Abstractions;
 
 namespace KvmOcf.IntegrationTests;
@@ -189,19 +188,18 @@ public sealed partial class GlusterMountPropertyTests(GlusterSingleNode lab, ITe
     /// client network namespace.</summary>
     private (int Code, string Stderr, TimeSpan Elapsed) Execute(Case c)
     {
-        var binary = GlusterMountUnderTest.Binary;
+        var binary = _fs.Binary;
         var action = c.Action == "probe" ? "monitor" : c.Action;
         var basics = new (string, byte[])[] { ("PATH", Bytes("/usr/sbin:/usr/bin:/sbin:/bin")), ("HA_RSCTMP", Bytes(_fs.RscTmp)), ("OCF_ROOT", Bytes("/usr/lib/ocf")) };
         var all = basics.Concat(c.Environment).ToList();
         var strict = new UTF8Encoding(false, true);
         bool utf8 = all.All(e => { try { strict.GetString(e.Item2); return true; } catch (DecoderFallbackException) { return false; } });
         var command = utf8
-            ? new Command(lab.ClientPrefix[0]).WithArguments([.. lab.ClientPrefix[1..], "env", "-i", .. all.Select(e => $"{e.Item1}={Encoding.UTF8.GetString(e.Item2)}"), binary, action])
-            : new Command(lab.ClientPrefix[0]).WithArguments([.. lab.ClientPrefix[1..], "bash", "-c",
+            ? Cli.Wrap(lab.ClientPrefix[0]).WithArguments([.. lab.ClientPrefix[1..], "env", "-i", .. all.Select(e => $"{e.Item1}={Encoding.UTF8.GetString(e.Item2)}"), binary, action])
+            : Cli.Wrap(lab.ClientPrefix[0]).WithArguments([.. lab.ClientPrefix[1..], "bash", "-c",
                 "exec env -i " + string.Join(' ', all.Select(e => $"{e.Item1}={Quote(e.Item2)}")) + $" {binary} {action}"]);
-        var started = Stopwatch.GetTimestamp();
-        var result = command.Run(Deadline.After(c.Timeout + TimeSpan.FromSeconds(30)));
-        return (result.ExitCode, result.StandardError, Stopwatch.GetElapsedTime(started));
+        var result = Sh.Run(command, c.Timeout + TimeSpan.FromSeconds(30));
+        return (result.ExitCode, result.StandardError, result.Elapsed);
     }
 
     private static string Quote(byte[] value) =>

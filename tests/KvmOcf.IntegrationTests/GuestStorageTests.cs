@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using KvmOcf.IntegrationTests.Harness;
 using Xunit.Abstractions;
@@ -11,47 +12,42 @@ namespace KvmOcf.IntegrationTests;
 [Trait("Stack", "gluster")]
 public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes gluster, ITestOutputHelper output) : IDisposable
 {
-    private readonly string _mountPoint = $"/mnt/kvmocf-vmstore-{Guid.NewGuid().ToString()[..6]}";
+    private readonly GlusterMountUnderTest _store = new();
     private readonly string _rsctmp = Directory.CreateTempSubdirectory("kvmocf-gs-").FullName;
     private TestDomain? _guest;
+    private string MountPoint => _store.MountPoint;
 
-    private AgentRun Mount(string action) => AgentRun.Run(Path.Combine(Repo.StagedAgents, "GlusterMount"), action,
-        new Dictionary<string, string>
-        {
-            ["device"] = gluster.Device, ["directory"] = _mountPoint, ["backup_volfile_servers"] = gluster.BackupServers,
-            ["OCF_RESOURCE_INSTANCE"] = "vmstore", ["HA_RSCTMP"] = _rsctmp,
-        }, TimeSpan.FromSeconds(30), gluster.ClientPrefix);
+    private AgentRun Mount(string action) =>
+        _store.Run(gluster, action, new() { ["OCF_RESOURCE_INSTANCE"] = "vmstore" }, timeout: TimeSpan.FromSeconds(30));
 
-    private AgentRun Guest(string action, Dictionary<string, string>? more = null)
+    private AgentRun Guest(string action, Dictionary<string, string>? more = null) =>
+        VirtualDomainAgent.Run(_guest!, action, TimeSpan.FromSeconds(60), _rsctmp, more: more);
+
+    /// <summary>Mounts the volume and defines a guest (no guest agent) whose disk image lives on it.</summary>
+    [MemberNotNull(nameof(_guest))]
+    private void GuestOnTheVolume(string kernelArguments = "")
     {
-        var parameters = new Dictionary<string, string>
-        {
-            ["config"] = _guest!.ConfigPath, ["OCF_RESOURCE_INSTANCE"] = _guest.Name, ["HA_RSCTMP"] = _rsctmp,
-            ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
-        };
-        foreach (var (k, v) in more ?? []) parameters[k] = v;
-        return AgentRun.Run(Path.Combine(Repo.StagedAgents, "VirtualDomain"), action, parameters, TimeSpan.FromSeconds(60));
+        Assert.Equal(0, Mount("start").Code);
+        var image = Path.Combine(MountPoint, "guest.img");
+        Sh.Ok("truncate", "-s", "16M", image);
+        _guest = new TestDomain($"kvmocf-gs-{Guid.NewGuid().ToString()[..6]}", libvirt.WorkDirectory, libvirt.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
+            extraDevices: TestDomain.RawDisk(image), kernelArguments: kernelArguments);
     }
 
     public void Dispose()
     {
-        for (int node = 1; node <= 3; node++) gluster.Resume(node);
+        gluster.ResumeAll();
         if (_guest is not null) libvirt.Virsh("destroy", _guest.Name);
         Mount("stop");
+        _store.Dispose();
         gluster.Heal();
-        try { Directory.Delete(_mountPoint); } catch (IOException) { }
         Directory.Delete(_rsctmp, recursive: true);
     }
 
     [Fact]
     public void A_guest_on_the_volume_keeps_running_and_writing_while_a_storage_node_is_suspended()
     {
-        Assert.Equal(0, Mount("start").Code);
-        var image = Path.Combine(_mountPoint, "guest.img");
-        Sh.Ok("truncate", "-s", "16M", image);
-        _guest = new TestDomain($"kvmocf-gs-{Guid.NewGuid().ToString()[..6]}", libvirt.WorkDirectory, libvirt.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
-            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{image}'/><target dev='vda' bus='virtio'/></disk>",
-            kernelArguments: "disk=write");
+        GuestOnTheVolume(kernelArguments: "disk=write");
         var start = Guest("start");
         Assert.True(start.Code == 0, start.ToString());
         Assert.True(Sh.Eventually(() => Writes().Count >= 10, TimeSpan.FromSeconds(90)), "the guest does not write to its disk");
@@ -82,11 +78,7 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         // Normally pacemaker stops the guest first; if it has not, qemu holds the image through
         // libvirt's private mount namespace (another mount ID, the same filesystem) and a stop that
         // misses it would detach the mount and say "stopped" while qemu still writes.
-        Assert.Equal(0, Mount("start").Code);
-        var image = Path.Combine(_mountPoint, "guest.img");
-        Sh.Ok("truncate", "-s", "16M", image);
-        _guest = new TestDomain($"kvmocf-gs-{Guid.NewGuid().ToString()[..6]}", libvirt.WorkDirectory, libvirt.GuestDirectory, TestDomain.Kind.BusyboxNoAgent,
-            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{image}'/><target dev='vda' bus='virtio'/></disk>");
+        GuestOnTheVolume();
         Assert.Equal(0, Guest("start").Code);
         var qemu = Assert.Single(_guest.QemuPids());
         Assert.NotEqual(new FileInfo("/proc/self/ns/mnt").LinkTarget,
@@ -95,7 +87,7 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         var stop = Mount("stop");
         Assert.True(stop.Code == 0, stop.ToString());
         Assert.Contains($"to process {qemu} (qemu", stop.Stderr);
-        Assert.DoesNotContain($" {_mountPoint} ", File.ReadAllText("/proc/self/mountinfo"));
+        Assert.False(_store.Mounted());
         Assert.True(Sh.Eventually(() => !Directory.Exists($"/proc/{qemu}"), TimeSpan.FromSeconds(10)), "qemu still runs");
     }
 

@@ -1,5 +1,4 @@
 using KvmOcf.IntegrationTests.Harness;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.IntegrationTests;
 
@@ -49,10 +48,10 @@ public class MetadataSchemaTests
     {
         var man = Sh.Ok(Binary(agent), "manpage").StandardOutput;
         var help = Sh.Ok(Binary(agent), "help").StandardOutput;
-        var metadata = Xml.Parse(Sh.Ok(Binary(agent), "meta-data").StandardOutput);
+        var metadata = XmlOutput.Parse(Sh.Ok(Binary(agent), "meta-data").StandardOutput);
         foreach (var parameter in metadata.Descendants("parameter").Where(p => p.Element("deprecated")?.Element("replaced-with") is null))
         {
-            var name = parameter.Attribute("name")!;
+            var name = (string)parameter.Attribute("name")!;
             Assert.Contains($"\\fB{name.Replace("-", "\\-")}\\fR", man);
             Assert.Contains($"  {name}: ", help);
         }

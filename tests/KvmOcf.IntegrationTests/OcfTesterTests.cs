@@ -13,17 +13,15 @@ public class OcfTesterTests : IDisposable
     public OcfTesterTests() => Packages.Ensure("resource-agents", "libxml2-utils");
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public const string DtdCheck = "Your agent produces meta-data which does not conform to ra-api-1.dtd";
-
     [Fact]
     public void Passes_every_behavioural_check()
     {
         var agent = Installed.TestAgent();
-        var run = Sh.Run(new Command("ocf-tester").WithArguments("-v", "-n", "ocft1", "-o", $"state={_dir}/state", agent), TimeSpan.FromMinutes(3));
-        var failures = run.StandardOutput.Split('\n').Where(l => l.StartsWith("* rc=")).ToList();
+        var run = OcfTester.Run(agent, "ocft1", [$"state={_dir}/state"], TimeSpan.FromMinutes(3));
+        var failures = OcfTester.Failures(run);
 
         Assert.Single(failures);
-        Assert.Matches($@"^\* rc=\d+: {DtdCheck}$", failures[0]);
+        Assert.Matches($@"^\* rc=\d+: {OcfTester.DtdCheck}$", failures[0]);
         Assert.Contains("Tests failed: " + agent + " failed 1 tests", run.StandardError);
         Assert.Contains("Testing: demotion of started resource", run.StandardOutput);
         Assert.Contains("Checking for migrate_to action", run.StandardOutput);

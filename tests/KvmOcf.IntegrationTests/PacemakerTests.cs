@@ -1,5 +1,5 @@
+using System.Xml.Linq;
 using KvmOcf.IntegrationTests.Harness;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.IntegrationTests;
 
@@ -29,7 +29,7 @@ public sealed class PacemakerTests : IDisposable
     private string Create(string id, params string[] options)
     {
         _resources.Add(id);
-        var r = Sh.Run(new Command("pcs").WithArguments(["resource", "create", id, "ocf:kvmocf:TestAgent", $"state={_dir}/{id}", .. options]));
+        var r = Sh.Run("pcs", ["resource", "create", id, "ocf:kvmocf:TestAgent", $"state={_dir}/{id}", .. options]);
         Assert.True(r.Succeeded, r.StandardError);
         Assert.DoesNotContain("Warning", r.StandardError + r.StandardOutput, StringComparison.OrdinalIgnoreCase);
         return id;
@@ -80,14 +80,14 @@ public sealed class PacemakerTests : IDisposable
     [Fact]
     public void Crm_resource_validate_reports_the_agents_verdict_and_reason()
     {
-        var good = Xml.Parse(Sh.Run("crm_resource", "--validate", "--class", "ocf", "--provider", "kvmocf", "--agent", "TestAgent",
+        var good = XmlOutput.Parse(Sh.Run("crm_resource", "--validate", "--class", "ocf", "--provider", "kvmocf", "--agent", "TestAgent",
             "--option", $"state={_dir}/v", "--output-as=xml").StandardOutput);
-        Assert.Equal("0", good.Descendants("agent-status").Single().Attribute("code"));
+        Assert.Equal("0", (string?)good.Descendants("agent-status").Single().Attribute("code"));
 
         var bad = Sh.Run("crm_resource", "--validate", "--class", "ocf", "--provider", "kvmocf", "--agent", "TestAgent",
             "--option", "state=relative/path", "--output-as=xml");
-        var status = Xml.Parse(bad.StandardOutput).Descendants("agent-status").Single();
-        Assert.Equal("6", status.Attribute("code"));
+        var status = XmlOutput.Parse(bad.StandardOutput).Descendants("agent-status").Single();
+        Assert.Equal("6", (string?)status.Attribute("code"));
         Assert.Contains("parameter 'state': 'relative/path' is not an absolute path", bad.StandardOutput);
     }
 
@@ -110,11 +110,11 @@ public sealed class PacemakerTests : IDisposable
         Assert.True(_cluster.WaitForRole(id, "Started"));
 
         File.WriteAllText(fault, "disk on fire\nsecond line is ignored\n");
-        XmlElement? failure = null;
-        Assert.True(Sh.Eventually(() => (failure = _cluster.CrmMon()?.Descendants("failure").FirstOrDefault(f => f.Attribute("op_key")?.StartsWith(id + "_monitor") == true)) is not null,
+        XElement? failure = null;
+        Assert.True(Sh.Eventually(() => (failure = _cluster.CrmMon()?.Descendants("failure").FirstOrDefault(f => ((string?)f.Attribute("op_key"))?.StartsWith(id + "_monitor") == true)) is not null,
             TimeSpan.FromSeconds(60)));
-        Assert.Equal("disk on fire", failure!.Attribute("exitreason"));
-        Assert.Equal("1", failure.Attribute("exitcode"));
+        Assert.Equal("disk on fire", (string?)failure!.Attribute("exitreason"));
+        Assert.Equal("1", (string?)failure.Attribute("exitcode"));
         File.Delete(fault);
         Sh.Run("crm_resource", "--cleanup", "-r", id);
     }
@@ -124,8 +124,8 @@ public sealed class PacemakerTests : IDisposable
     {
         var id = Create("p1", "promotion_score=42", "promotable", "notify=true");
         Assert.True(_cluster.WaitForRole(id, "Promoted", TimeSpan.FromSeconds(90)));
-        var attribute = _cluster.CrmMon()!.Descendants("attribute").FirstOrDefault(a => a.Attribute("name") == "master-p1");
-        Assert.Equal("42", attribute?.Attribute("value"));
+        var attribute = _cluster.CrmMon()!.Descendants("attribute").FirstOrDefault(a => (string?)a.Attribute("name") == "master-p1");
+        Assert.Equal("42", (string?)attribute?.Attribute("value"));
         Assert.Equal("promoted", File.ReadAllLines($"{_dir}/p1")[1]);
     }
 
@@ -133,17 +133,11 @@ public sealed class PacemakerTests : IDisposable
     public void Utilization_is_written_once_not_on_every_monitor()
     {
         var id = Create("t5", "utilization=5", "op", "monitor", "interval=1s");
-        Assert.True(Sh.Eventually(() => Utilization(id) == "5", TimeSpan.FromSeconds(60)));
+        Assert.True(Sh.Eventually(() => _cluster.Utilization(id, "test_units") == "5", TimeSpan.FromSeconds(60)));
         _cluster.Settle();
-        var epoch = ConfigurationEpoch();
+        var epoch = _cluster.Epoch();
         Thread.Sleep(TimeSpan.FromSeconds(5));   // five more monitors
-        Assert.Equal(epoch, ConfigurationEpoch());
-        Assert.Equal("5", Utilization(id));
+        Assert.Equal(epoch, _cluster.Epoch());
+        Assert.Equal("5", _cluster.Utilization(id, "test_units"));
     }
-
-    private static string? Utilization(string id) =>
-        Xml.Parse(Sh.Run("crm_resource", "-r", id, "--utilization", "--get-parameter", "test_units", "--output-as=xml").StandardOutput)
-            .Descendants("item").FirstOrDefault()?.Text;
-
-    private static string? ConfigurationEpoch() => Xml.Parse(Sh.Ok("cibadmin", "--query").StandardOutput).Attribute("epoch");
 }

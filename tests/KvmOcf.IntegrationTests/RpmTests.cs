@@ -19,7 +19,7 @@ public sealed class RpmTests : IDisposable
     [Fact]
     public void The_rpm_builds_lists_installs_and_verifies()
     {
-        var rpm = Sh.Ok(new Command(Path.Combine(Repo.Root, "packaging", "rpm")), TimeSpan.FromMinutes(5)).StandardOutput.Trim();
+        var rpm = Sh.Ok(Cli.Wrap(Path.Combine(Repo.Root, "packaging", "rpm")), TimeSpan.FromMinutes(5)).StandardOutput.Trim();
         Assert.EndsWith(".x86_64.rpm", rpm);
 
         var listed = Sh.Ok("rpm", "-qlp", rpm).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);

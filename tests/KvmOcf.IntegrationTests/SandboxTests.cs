@@ -1,5 +1,4 @@
 using KvmOcf.IntegrationTests.Harness;
-using KvmOcf.Ocf;
 
 namespace KvmOcf.IntegrationTests;
 
@@ -15,13 +14,13 @@ public sealed class SandboxTests
     {
         var state = Directory.CreateTempSubdirectory("kvmocf-sandbox-").FullName;
         Directory.Delete(state);
-        var sandbox = new Command(Path.Combine(Repo.Root, "tests/lab/sandbox")).WithEnvironment("KVMOCF_SANDBOX_DIR", state);
+        var sandbox = Cli.Wrap(Path.Combine(Repo.Root, "tests/lab/sandbox")).WithEnvironmentVariables(e => e.Set("KVMOCF_SANDBOX_DIR", state));
         var up = Sh.Run(sandbox, TimeSpan.FromMinutes(10));
         try
         {
             Assert.True(up.Succeeded, up.StandardError);
             Assert.Matches(@"vm1\s+\(ocf:kvmocf:VirtualDomain\):\s+Started n1", up.StandardOutput);
-            Assert.Contains("vm1", Sh.Run(sandbox.WithArguments("exec", "virsh", "-c", "qemu:///system", "list", "--name")).StandardOutput);
+            Assert.Contains("vm1", Sh.Run(sandbox.WithArguments(["exec", "virsh", "-c", "qemu:///system", "list", "--name"])).StandardOutput);
         }
         finally
         {

@@ -10,7 +10,6 @@ namespace KvmOcf.IntegrationTests;
 [Trait("Stack", "kvm-cluster")]
 public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
 {
-    private static readonly string Agent = "/usr/lib/ocf/resource.d/kvmocf/VirtualDomain";
     private readonly List<TestDomain> _domains = [];
     private readonly List<string> _resources = [];
 
@@ -33,26 +32,14 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
     {
         var parameters = new Dictionary<string, string>
         {
-            ["config"] = d.ConfigPath,
-            ["OCF_RESOURCE_INSTANCE"] = d.Name,
             ["migration_transport"] = "tcp",
             ["OCF_RESKEY_CRM_meta_migrate_source"] = source,
             ["OCF_RESKEY_CRM_meta_migrate_target"] = target,
-            ["OCF_RESKEY_CRM_meta_interval"] = "10000",
-            ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
         };
         foreach (var (k, v) in more ?? []) parameters[k] = v;
-        return AgentRun.Run(Agent, action, parameters, timeout ?? TimeSpan.FromSeconds(60), cluster.Prefix(node));
+        return VirtualDomainAgent.Run(d, action, timeout ?? TimeSpan.FromSeconds(60), interval: "10000", more: parameters,
+            prefix: cluster.Prefix(node), binary: Installed.Agent("VirtualDomain"));
     }
-
-    private bool RunsOn(string node, TestDomain d) =>
-        cluster.On(node, "virsh", "-c", "qemu:///system", "list", "--name").StandardOutput.Split('\n').Contains(d.Name);
-
-    private string? Utilization(string id, string attribute) =>
-        Xml.Parse(cluster.On("n1", "crm_resource", "-r", id, "--utilization", "--get-parameter", attribute, "--output-as=xml").StandardOutput)
-            .Descendants("item").FirstOrDefault()?.Text;
-
-    private string? Epoch() => Xml.Parse(cluster.On("n1", "cibadmin", "--query").StandardOutput).Attribute("epoch");
 
     [Fact]
     public void The_agent_migrates_a_live_guest_between_two_libvirtds()
@@ -71,8 +58,8 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
 
         Assert.Equal(7, Run("n1", d, "monitor").Code);
         Assert.Equal(0, Run("n2", d, "monitor").Code);
-        Assert.False(RunsOn("n1", d));
-        Assert.True(RunsOn("n2", d));
+        Assert.False(cluster.RunsOn("n1", d));
+        Assert.True(cluster.RunsOn("n2", d));
         Assert.Single(d.QemuPids());
         Assert.True(Sh.Eventually(() => d.Uptime() > before + 2, TimeSpan.FromSeconds(20)), "the guest's uptime did not keep counting");
         Assert.Equal(0, Run("n2", d, "stop", more: new() { ["force_stop"] = "true" }).Code);
@@ -90,8 +77,8 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         Assert.Contains("aborted", to.ExitReason);
         Assert.True(to.Elapsed < timeout, to.ToString());
         Assert.Contains("MiB remaining", to.Stderr);              // progress was logged
-        Assert.True(RunsOn("n1", d));
-        Assert.False(RunsOn("n2", d));
+        Assert.True(cluster.RunsOn("n1", d));
+        Assert.False(cluster.RunsOn("n2", d));
         Assert.Single(d.QemuPids());
         Assert.Equal(0, Run("n1", d, "monitor").Code);
         Assert.Equal(0, Run("n1", d, "stop", more: new() { ["force_stop"] = "true" }).Code);
@@ -109,8 +96,8 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         var to = Run("n1", d, "migrate_to", more: onlyHere);
         Assert.Equal(1, to.Code);
         Assert.Contains("is not visible there", to.ExitReason);
-        Assert.True(RunsOn("n1", d));
-        Assert.False(RunsOn("n2", d));
+        Assert.True(cluster.RunsOn("n1", d));
+        Assert.False(cluster.RunsOn("n2", d));
         Assert.Equal(0, Run("n1", d, "stop", more: new(onlyHere) { ["force_stop"] = "true" }).Code);
     }
 
@@ -138,7 +125,7 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
             var to = Run("n1", d, "migrate_to");
             Assert.True(to.Code == 0, to.ToString());
             Assert.Equal(0, Run("n2", d, "migrate_from").Code);
-            Assert.True(RunsOn("n2", d) && !RunsOn("n1", d));
+            Assert.True(cluster.RunsOn("n2", d) && !cluster.RunsOn("n1", d));
             Assert.True(Sh.Eventually(() => d.Uptime() > before + 2, TimeSpan.FromSeconds(20)), "the guest's uptime did not keep counting");
             var pools = cluster.On("n2", [.. virsh, "pool-list", "--all", "--name"]).StandardOutput;
             Assert.DoesNotContain(stale, pools);                                       // the leftover was swept away
@@ -164,7 +151,7 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         var to = Run("n1", d, "migrate_to", target: "n3-does-not-exist");
         Assert.Equal(1, to.Code);
         Assert.Contains("is not reachable", to.ExitReason);
-        Assert.True(RunsOn("n1", d));
+        Assert.True(cluster.RunsOn("n1", d));
         Assert.Equal(0, Run("n1", d, "stop", more: new() { ["force_stop"] = "true" }).Code);
     }
 
@@ -180,15 +167,15 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         Assert.DoesNotContain("Warning", create.StandardError);
         string? first = null;
         Assert.True(Sh.Eventually(() => (first = cluster.LocationOf(id)) is not null, TimeSpan.FromSeconds(90)), "the guest did not start");
-        Assert.True(RunsOn(first!, d));
+        Assert.True(cluster.RunsOn(first!, d));
         Assert.True(d.WaitUntilReady(TimeSpan.FromSeconds(60)));
 
         // utilization from the guest (1 vCPU, 96 MiB), written once and not again on every monitor
-        Assert.True(Sh.Eventually(() => Utilization(id, "cpu") == "1" && Utilization(id, "hv_memory") == "96" && Utilization(id, "host_memory") == "96",
+        Assert.True(Sh.Eventually(() => cluster.Utilization(id, "cpu") == "1" && cluster.Utilization(id, "hv_memory") == "96" && cluster.Utilization(id, "host_memory") == "96",
             TimeSpan.FromSeconds(30)), "utilization was not set");
-        var epoch = Epoch();
+        var epoch = cluster.Epoch();
         Thread.Sleep(TimeSpan.FromSeconds(11));                                 // two more monitors
-        Assert.Equal(epoch, Epoch());
+        Assert.Equal(epoch, cluster.Epoch());
 
         // live migration through pacemaker
         var other = first == "n1" ? "n2" : "n1";
@@ -197,7 +184,7 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         bool sawBoth = false;
         Assert.True(Sh.Eventually(() =>
         {
-            bool here = RunsOn(first!, d), there = RunsOn(other, d);
+            bool here = cluster.RunsOn(first!, d), there = cluster.RunsOn(other, d);
             if (here && there && cluster.LocationOf(id) == other) sawBoth = true;   // after the switch-over
             return cluster.LocationOf(id) == other && there && !here;
         }, TimeSpan.FromSeconds(120)), "the guest did not move");
@@ -210,7 +197,7 @@ public sealed class VirtualDomainClusterTests(KvmCluster cluster) : IDisposable
         var victim = other;
         var survivor = first!;
         cluster.KillNode(victim);
-        Assert.True(Sh.Eventually(() => cluster.LocationOf(id, survivor) == survivor && RunsOn(survivor, d), TimeSpan.FromSeconds(120)),
+        Assert.True(Sh.Eventually(() => cluster.LocationOf(id, survivor) == survivor && cluster.RunsOn(survivor, d), TimeSpan.FromSeconds(120)),
             "the guest did not fail over");
         Assert.Contains($"plug={victim}", File.ReadAllText(Path.Combine(cluster.FenceLog, "calls.log")));
         Assert.Single(d.QemuPids());

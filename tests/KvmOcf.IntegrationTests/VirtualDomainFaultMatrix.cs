@@ -17,7 +17,7 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
     private readonly GlusterThreeNodes _gluster;
     private readonly FaultMatrix _matrix;
     private readonly string _rsctmp = Directory.CreateTempSubdirectory("kvmocf-vdfm-").FullName;
-    private readonly string _mountPoint = $"/mnt/kvmocf-vdfm-{Guid.NewGuid().ToString()[..6]}";
+    private readonly GlusterMountUnderTest _store = new();
     private readonly List<TestDomain> _domains = [];
 
     public VirtualDomainFaultMatrix(LibvirtDaemon libvirt, GlusterThreeNodes gluster, ITestOutputHelper output)
@@ -29,14 +29,13 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
 
     public void Dispose()
     {
-        _libvirt.Thaw();
-        if (!Daemons.RunsHere("libvirtd", "mnt")) _libvirt.Start();
-        for (int node = 1; node <= 3; node++) _gluster.Resume(node);
+        _libvirt.Recover();
+        _gluster.ResumeAll();
         foreach (var d in _domains) { _libvirt.Virsh("destroy", d.Name); _libvirt.Virsh("undefine", d.Name); }
         _gluster.Gluster("volume", "set", _gluster.Volume, "network.ping-timeout", "5");
         Mount("stop");
+        _store.Dispose();
         _gluster.Heal();
-        try { Directory.Delete(_mountPoint); } catch (IOException) { }
         Directory.Delete(_rsctmp, recursive: true);
     }
 
@@ -52,21 +51,15 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
     {
         var parameters = new Dictionary<string, string>
         {
-            ["config"] = d.ConfigPath, ["OCF_RESOURCE_INSTANCE"] = d.Name, ["HA_RSCTMP"] = _rsctmp,
-            ["OCF_RESKEY_CRM_meta_interval"] = interval,
-            ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
             ["OCF_RESKEY_CRM_meta_migrate_target"] = "elsewhere", ["OCF_RESKEY_CRM_meta_migrate_source"] = "here",
         };
         foreach (var (k, v) in more ?? []) parameters[k] = v;
-        return AgentRun.Run(Path.Combine(Repo.StagedAgents, "VirtualDomain"), action, parameters, timeout ?? Timeout);
+        return VirtualDomainAgent.Run(d, action, timeout ?? Timeout, _rsctmp, interval, parameters);
     }
 
-    private AgentRun Mount(string action) => AgentRun.Run(Path.Combine(Repo.StagedAgents, "GlusterMount"), action,
-        new Dictionary<string, string>
-        {
-            ["device"] = _gluster.Device, ["directory"] = _mountPoint, ["backup_volfile_servers"] = _gluster.BackupServers,
-            ["OCF_RESOURCE_INSTANCE"] = "vdfm-store", ["HA_RSCTMP"] = _rsctmp, ["health_interval"] = "0",
-        }, TimeSpan.FromSeconds(30), _gluster.ClientPrefix);
+    /// <summary>The guests' storage: the volume mounted by ocf:kvmocf:GlusterMount (a probe for "monitor").</summary>
+    private AgentRun Mount(string action) =>
+        _store.Run(_gluster, action, new() { ["OCF_RESOURCE_INSTANCE"] = "vdfm-store" }, interval: "0", timeout: TimeSpan.FromSeconds(30));
 
     private void Forget() { foreach (var f in Directory.GetFiles(_rsctmp, "VirtualDomain-*")) File.Delete(f); }
 
@@ -85,7 +78,6 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
         var guest = Domain(_libvirt.WorkDirectory);
         var never = Domain(_libvirt.WorkDirectory);
         Assert.Equal(0, Run(guest, "start").Code);
-        var probe = new Dictionary<string, string>();
 
         Section("libvirtd stopped", () =>
         {
@@ -207,12 +199,12 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
         _gluster.Gluster("volume", "set", _gluster.Volume, "network.ping-timeout", "42");
         // ignores ACPI, so stop must destroy it; its console stays local (a qemu writing to hung storage hangs itself)
         var d = Domain(_libvirt.WorkDirectory, TestDomain.Kind.FirmwareOnly);
-        var onVolume = Path.Combine(_mountPoint, d.Name + ".xml");
+        var onVolume = Path.Combine(_store.MountPoint, d.Name + ".xml");
         File.Copy(d.ConfigPath, onVolume);
         var there = new Dictionary<string, string> { ["config"] = onVolume };
         Assert.Equal(0, Run(d, "start", there).Code);
         var t = TimeSpan.FromSeconds(30);
-        for (int node = 1; node <= 3; node++) _gluster.Suspend(node);
+        _gluster.SuspendAll();
         try
         {
             _matrix.Row(f, "probe", Run(d, "monitor", there, interval: "0", timeout: t), t, 0);
@@ -221,7 +213,7 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
                 new(there) { ["save_config_on_stop"] = "true", ["destroy_timeout"] = "10s" }, timeout: t), t, 0);
             _matrix.Fact(f, "stop destroyed the guest", stop.Stderr.Contains("forced shutdown (destroy)") && d.QemuPids().Count == 0);
         }
-        finally { for (int node = 1; node <= 3; node++) _gluster.Resume(node); }
+        finally { _gluster.ResumeAll(); }
         _gluster.Gluster("volume", "set", _gluster.Volume, "network.ping-timeout", "5");
         _matrix.Fact(f, "the config on the volume is whole afterwards",
             Sh.Eventually(() => File.ReadAllText(onVolume).TrimEnd().EndsWith("</domain>"), TimeSpan.FromSeconds(60)));
@@ -232,13 +224,13 @@ public sealed class VirtualDomainFaultMatrix : IDisposable
     {
         const string f = "storage lost under the guest (all bricks killed)";
         if (Mount("monitor").Code != 0) Assert.Equal(0, Mount("start").Code);
-        var image = Path.Combine(_mountPoint, $"fm-{Guid.NewGuid().ToString()[..4]}.img");
+        var image = Path.Combine(_store.MountPoint, $"fm-{Guid.NewGuid().ToString()[..4]}.img");
         Sh.Ok("truncate", "-s", "16M", image);
         var writer = Domain(_libvirt.WorkDirectory, TestDomain.Kind.BusyboxNoAgent, kernelArguments: "disk=write",
-            extraDevices: $"<disk type='file' device='disk'><driver name='qemu' type='raw' error_policy='stop'/><source file='{image}'/><target dev='vda' bus='virtio'/></disk>");
+            extraDevices: TestDomain.RawDisk(image, errorPolicy: "stop"));
         Assert.Equal(0, Run(writer, "start").Code);
         Assert.True(writer.WaitUntilReady(TimeSpan.FromSeconds(90)));
-        for (int node = 1; node <= 3; node++) _gluster.KillBricks(node);
+        _gluster.KillAllBricks();
         bool paused = Sh.Eventually(() => _libvirt.Virsh("domstate", "--reason", writer.Name).StandardOutput.Contains("I/O error"), TimeSpan.FromSeconds(60));
         _matrix.Fact(f, "QEMU paused the guest on the I/O error", paused);
         _matrix.Row(f, "monitor (ioerror_grace 60s)", Run(writer, "monitor"), Timeout, 190);

@@ -14,7 +14,7 @@ namespace KvmOcf.IntegrationTests;
 public sealed class VirtualDomainPropertyTests : IDisposable
 {
     private const int Environments = 5000;
-    private static readonly string Agent = Path.Combine(Repo.StagedAgents, "VirtualDomain");
+    private static readonly string Agent = VirtualDomainAgent.Staged;
     private readonly LibvirtDaemon _libvirt;
     private readonly ITestOutputHelper _output;
     private readonly string _rsctmp = Directory.CreateTempSubdirectory("kvmocf-vdprop-").FullName;
@@ -97,16 +97,12 @@ public sealed class VirtualDomainPropertyTests : IDisposable
     private string StartGuest()
     {
         foreach (var f in Directory.GetFiles(_rsctmp)) File.Delete(f);
-        var start = AgentRun.Run(Agent, "start", Base(_guest.ConfigPath), TimeSpan.FromSeconds(60));
+        var start = VirtualDomainAgent.Run(_guest, "start", TimeSpan.FromSeconds(60), _rsctmp);
         Assert.True(start.Code == 0, start.ToString());
         return _libvirt.Virsh("domuuid", _guest.Name).StandardOutput.Trim();
     }
 
-    private Dictionary<string, string> Base(string config) => new()
-    {
-        ["config"] = config, ["OCF_RESOURCE_INSTANCE"] = _guest.Name, ["HA_RSCTMP"] = _rsctmp,
-        ["autoset_utilization_cpu"] = "false", ["autoset_utilization_hv_memory"] = "false", ["autoset_utilization_host_memory"] = "false",
-    };
+    private Dictionary<string, string> Base(string config) => new(VirtualDomainAgent.Parameters(_guest, _rsctmp)) { ["config"] = config };
 
     /// <summary>Files that may stand at the config path: whole, in other units, cut short, empty, garbage.</summary>
     private Dictionary<string, (string Path, bool Names)> ConfigVariants(string config)
@@ -151,5 +147,5 @@ public sealed class VirtualDomainPropertyTests : IDisposable
 
     private static string Describe(Dictionary<string, string> parameters) =>
         string.Join(' ', parameters.Where(p => p.Key is not ("config" or "domain" or "HA_RSCTMP" or "OCF_RESOURCE_INSTANCE"))
-            .Select(p => $"{p.Key}={OneLine.Of(p.Value, 20)}"));
+            .Select(p => $"{p.Key}={KvmOcf.Core.OneLine.Of(p.Value, 20)}"));
 }

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using KvmOcf.Ocf;
-
 namespace KvmOcf.IntegrationTests.Harness;
 
 /// <summary>One run of an installed-layout agent binary with a pacemaker-like environment.</summary>
@@ -21,10 +18,9 @@ public sealed record AgentRun(int Code, string Stdout, string Stderr, TimeSpan E
         env.AddRange(parameters.Select(p => p.Key.StartsWith("OCF_") || p.Key.StartsWith("HA_") ? $"{p.Key}={p.Value}" : $"OCF_RESKEY_{p.Key}={p.Value}"));
         if (extra is not null) env.AddRange(extra.Select(p => $"{p.Key}={p.Value}"));
         var argv = (prefix ?? []).Concat(["env", "-i", .. env, binary, action]).ToArray();
-        var started = Stopwatch.GetTimestamp();
         // more than the agent's own timeout: the test must see the agent answer (or not) by itself
-        var r = new Command(argv[0]).WithArguments(argv[1..]).Run(Deadline.After(timeout + TimeSpan.FromSeconds(30)));
-        return new AgentRun(r.ExitCode, r.StandardOutput, r.StandardError, Stopwatch.GetElapsedTime(started));
+        var r = Sh.Run(Cli.Wrap(argv[0]).WithArguments(argv[1..]), timeout + TimeSpan.FromSeconds(30));
+        return new AgentRun(r.ExitCode, r.StandardOutput, r.StandardError, r.Elapsed);
     }
 
     public override string ToString() => $"rc={Code} in {Elapsed.TotalSeconds:0.0}s; {Stderr.Trim()}";

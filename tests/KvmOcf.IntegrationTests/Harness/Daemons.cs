@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace KvmOcf.IntegrationTests.Harness;
 
 /// <summary>Daemons started by hand (there is no systemd here), each in a session of its own so
@@ -12,22 +10,13 @@ public static class Daemons
     /// <paramref name="log"/>; returns its PID (which is also its session id).</summary>
     public static int Start(string log, IEnumerable<string> argv, IEnumerable<string>? environment = null)
     {
-        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true };
-        psi.Environment.Clear();
-        foreach (var kv in CleanEnvironment.Concat(environment ?? []))
-        {
-            int eq = kv.IndexOf('=');
-            psi.Environment[kv[..eq]] = kv[(eq + 1)..];
-        }
-        // setsid (not a group leader here) becomes the daemon in place: its PID is the daemon's.
-        psi.ArgumentList.Add("sh");
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("exec \"$@\" >>\"$0\" 2>&1 </dev/null");
-        psi.ArgumentList.Add(log);
-        foreach (var a in argv) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        return p.Id;
+        // setsid (not a group leader here) becomes the daemon in place, and so do env and sh, by
+        // exec: its PID is the daemon's. Nobody waits for the run; the daemon's output goes to the log.
+        var run = Cli.Wrap("setsid")
+            .WithArguments(["env", "-i", .. CleanEnvironment, .. environment ?? [], "sh", "-c", "exec \"$@\" >>\"$0\" 2>&1 </dev/null", log, .. argv])
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteAsync();
+        return run.ProcessId;
     }
 
     public static bool IsAlive(int pid) => Stat(pid) is { } s && s.State != 'Z';

@@ -1,5 +1,3 @@
-using KvmOcf.Ocf;
-
 namespace KvmOcf.IntegrationTests.Harness;
 
 /// <summary>Real glusterd nodes, each in its own network and mount namespace (tests/lab/glusterlab),
@@ -32,15 +30,17 @@ public abstract class GlusterLab : IDisposable
     public string Volume { get; }
     public int NodeCount { get; }
     public string Client => $"{_prefix}-c";
-    public string Server(int node) => $"{_net}.{10 + node}";
+    /// <summary>An address on the lab's network: .11, .12 … are the nodes, .100 the client.</summary>
+    public string Address(int host) => $"{_net}.{host}";
+    public string Server(int node) => Address(10 + node);
     public string Device => $"{Server(1)}:/{Volume}";
     public string BackupServers => string.Join(':', Enumerable.Range(2, Math.Max(0, NodeCount - 1)).Select(Server));
 
     /// <summary>Runs a program where it can reach the gluster nodes (the client's network namespace).</summary>
     public string[] ClientPrefix => ["nsenter", $"--net=/run/netns/{Client}", "--"];
 
-    public Command Lab(params string[] arguments) => new Command(Path.Combine(Repo.Root, "tests/lab/glusterlab")).WithArguments(arguments)
-        .WithEnvironment("GLUSTERLAB_DIR", _state).WithEnvironment("GLUSTERLAB_PREFIX", _prefix).WithEnvironment("GLUSTERLAB_NET", _net);
+    public Command Lab(params string[] arguments) => Cli.Wrap(Path.Combine(Repo.Root, "tests/lab/glusterlab")).WithArguments(arguments)
+        .WithEnvironmentVariables(e => e.Set("GLUSTERLAB_DIR", _state).Set("GLUSTERLAB_PREFIX", _prefix).Set("GLUSTERLAB_NET", _net));
 
     /// <summary>Where node <paramref name="node"/> keeps its bricks (one directory per brick).</summary>
     public string BrickDirectory(int node) => Path.Combine(_state, $"g{node}", "brick");
@@ -48,23 +48,23 @@ public abstract class GlusterLab : IDisposable
     public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
     public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));
     public void Resume(int node) => Sh.Ok(Lab("resume", node.ToString()));
-    public CommandResult Gluster(params string[] arguments) => Sh.Run(Lab(["gl", "1", .. arguments]));
+    public void KillAllBricks() { foreach (var node in Nodes) KillBricks(node); }
+    public void SuspendAll() { foreach (var node in Nodes) Suspend(node); }
+    public void ResumeAll() { foreach (var node in Nodes) Resume(node); }
+    private IEnumerable<int> Nodes => Enumerable.Range(1, NodeCount);
+    public ToolResult Gluster(params string[] arguments) => Sh.Run(Lab(["gl", "1", .. arguments]));
 
     /// <summary>How many bricks glusterd says are online.</summary>
     public int OnlineBricks()
     {
-        try
-        {
-            return Xml.Parse(Gluster("volume", "status", Volume, "--xml").StandardOutput).Descendants("node")
-                .Count(n => n.Element("path")?.Text.StartsWith('/') == true && n.Element("status")?.Text == "1");
-        }
-        catch (FormatException) { return 0; }
+        return XmlOutput.TryParse(Gluster("volume", "status", Volume, "--xml").StandardOutput)?.Descendants("node")
+            .Count(n => n.Element("path")?.Value.StartsWith('/') == true && n.Element("status")?.Value == "1") ?? 0;
     }
 
     /// <summary>Brings every brick back (after a fault test) and waits until all are online.</summary>
     public void Heal()
     {
-        for (int node = 1; node <= NodeCount; node++) Sh.Run(Lab("resume", node.ToString()));
+        foreach (var node in Nodes) Sh.Run(Lab("resume", node.ToString()));
         // glusterd takes a killed brick that is not yet reaped for a running one: ask again until all are up
         bool healed = Sh.Eventually(() =>
         {
@@ -78,7 +78,7 @@ public abstract class GlusterLab : IDisposable
     /// <summary>Kills glusterd on every node (bricks keep running); <see cref="StartGlusterd"/> undoes it.</summary>
     public void StopGlusterd()
     {
-        for (int node = 1; node <= NodeCount; node++)
+        foreach (var node in Nodes)
         {
             var pid = File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim();
             Sh.Run("kill", "-KILL", pid);
@@ -89,13 +89,13 @@ public abstract class GlusterLab : IDisposable
     /// <see cref="Heal"/> (or <see cref="Resume"/>) lets it go on.</summary>
     public void SuspendGlusterd()
     {
-        for (int node = 1; node <= NodeCount; node++)
+        foreach (var node in Nodes)
             Sh.Run("kill", "-STOP", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
     }
 
     public void StartGlusterd()
     {
-        for (int node = 1; node <= NodeCount; node++) Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+        foreach (var node in Nodes) Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Plugs an existing network namespace (a lab node) into the gluster network.</summary>

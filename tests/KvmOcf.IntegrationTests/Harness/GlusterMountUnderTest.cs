@@ -1,21 +1,23 @@
-using System.Diagnostics;
-
 namespace KvmOcf.IntegrationTests.Harness;
 
-/// <summary>One ocf:kvmocf:GlusterMount resource under test: the staged binary, a fresh mount point
-/// and HA_RSCTMP, the processes a test starts around it. Disposal kills those processes (by the
-/// handle it started them with), detaches the mount point and removes what it created.</summary>
+/// <summary>One ocf:kvmocf:GlusterMount resource under test: the binary (the staged one unless
+/// told), a fresh mount point and HA_RSCTMP, the processes a test starts around it. Disposal kills
+/// those processes, detaches the mount point and removes what it created. Every test that mounts a
+/// lab's volume through the agent does it through one of these.</summary>
 public sealed class GlusterMountUnderTest : IDisposable
 {
-    private readonly List<Process> _processes = [];
+    private readonly List<BackgroundProcess> _processes = [];
 
     public string MountPoint { get; } = $"/mnt/kvmocf-{Guid.NewGuid().ToString()[..8]}";
     public string RscTmp { get; } = Directory.CreateTempSubdirectory("kvmocf-gm-rsctmp-").FullName;
-    public static string Binary => Path.Combine(Repo.StagedAgents, "GlusterMount");
+    public static string Staged => Path.Combine(Repo.StagedAgents, "GlusterMount");
+    /// <summary>The agent binary that runs: the staged one, or e.g. the copy installed for pacemaker.</summary>
+    public string Binary { get; init; } = Staged;
 
-    /// <summary>Runs an action the way pacemaker would, from the lab's client network namespace
-    /// (or behind <paramref name="prefix"/>); <paramref name="more"/> adds or overrides parameters
-    /// (OCF_/HA_ names as they are, others as OCF_RESKEY_).</summary>
+    /// <summary>Runs an action the way pacemaker would, mounting <paramref name="lab"/>'s volume
+    /// (backup volfile servers included) at <see cref="MountPoint"/>, from the lab's client network
+    /// namespace (or behind <paramref name="prefix"/>, e.g. on a lab node); <paramref name="more"/>
+    /// adds or overrides parameters (OCF_/HA_ names as they are, others as OCF_RESKEY_).</summary>
     public AgentRun Run(GlusterLab lab, string action, Dictionary<string, string>? more = null, string interval = "20000",
         TimeSpan? timeout = null, IEnumerable<string>? prefix = null, Dictionary<string, string>? extra = null)
     {
@@ -55,17 +57,15 @@ public sealed class GlusterMountUnderTest : IDisposable
     }
 
     /// <summary>Starts a process that the test ends (if it is still there) on disposal.</summary>
-    public Process Background(string workingDirectory, params string[] argv)
+    public BackgroundProcess Background(string workingDirectory, params string[] argv)
     {
-        var psi = new ProcessStartInfo(argv[0]) { WorkingDirectory = workingDirectory, UseShellExecute = false };
-        foreach (var a in argv[1..]) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
+        var p = new BackgroundProcess(workingDirectory, argv);
         _processes.Add(p);
         return p;
     }
 
     /// <summary>Waits until the background processes have reached their final program (sleep).</summary>
-    public static void Settled(params Process[] processes) =>
+    public static void Settled(params BackgroundProcess[] processes) =>
         Assert.True(Sh.Eventually(() => processes.All(p => Comm(p.Id) == "sleep"), TimeSpan.FromSeconds(10)), "the test's processes did not start");
 
     private static string? Comm(int pid) => Read($"/proc/{pid}/comm").Trim() is { Length: > 0 } comm ? comm : null;
@@ -77,11 +77,7 @@ public sealed class GlusterMountUnderTest : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try { p.Kill(); p.WaitForExit(5000); } catch (InvalidOperationException) { }
-            p.Dispose();
-        }
+        foreach (var p in _processes) p.Dispose();
         Sh.Run("umount", "-l", MountPoint);
         try { Directory.Delete(MountPoint); } catch (IOException) { }
         Directory.Delete(RscTmp, recursive: true);

@@ -1,4 +1,4 @@
-using KvmOcf.Ocf;
+using System.Xml.Linq;
 
 namespace KvmOcf.IntegrationTests.Harness;
 
@@ -22,7 +22,7 @@ public sealed class KvmCluster : IDisposable
     {
         Packages.Ensure("libvirt-daemon-system", "libvirt-clients", "libvirt-daemon-driver-qemu", "qemu-system-x86", "qemu-utils",
             "pacemaker", "pacemaker-cli-utils", "corosync", "pcs", "crmsh", "iproute2", "util-linux");
-        Sh.Ok(new Command(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments(GuestDirectory), TimeSpan.FromMinutes(5));
+        Sh.Ok(Cli.Wrap(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments([GuestDirectory]), TimeSpan.FromMinutes(5));
         File.SetUnixFileMode(SharedDirectory, (UnixFileMode)0b111_101_101);
         Installed.Agent("VirtualDomain");
         Installed.Agent("GlusterMount");
@@ -42,10 +42,11 @@ public sealed class KvmCluster : IDisposable
         }
     }
 
-    private Command Lab(params string[] arguments) => new Command(_lab).WithArguments(arguments).WithEnvironment("KVMLAB_DIR", _state);
+    private Command Lab(params string[] arguments) =>
+        Cli.Wrap(_lab).WithArguments(arguments).WithEnvironmentVariables(e => e.Set("KVMLAB_DIR", _state));
 
     /// <summary>Runs a command on a node (in its namespaces).</summary>
-    public CommandResult On(string node, params string[] command) => Sh.Run(Lab(["exec", node, .. command]), TimeSpan.FromMinutes(3));
+    public ToolResult On(string node, params string[] command) => Sh.Run(Lab(["exec", node, .. command]), TimeSpan.FromMinutes(3));
 
     /// <summary>The nsenter prefix that runs a program on a node.</summary>
     public string[] Prefix(string node) => ["nsenter", "-t", Sh.Ok(Lab("pid", node)).StandardOutput.Trim(), "-m", "-u", "-n", "--"];
@@ -56,16 +57,32 @@ public sealed class KvmCluster : IDisposable
     public void StartNode(string node) => Sh.Ok(Lab("node-start", node));
     public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
 
-    public XmlElement? CrmMon(string node = "n1")
-    {
-        var r = On(node, "crm_mon", "-1", "--output-as=xml");
-        try { return r.Succeeded ? Xml.Parse(r.StandardOutput) : null; } catch (FormatException) { return null; }
-    }
+    /// <summary>The cluster's tools as run on <paramref name="node"/>.</summary>
+    private PacemakerQueries Pacemaker(string node) => new(argv => On(node, argv));
+
+    public XElement? CrmMon(string node = "n1") => Pacemaker(node).CrmMon();
+    public string? Utilization(string resource, string attribute, string node = "n1") => Pacemaker(node).Utilization(resource, attribute);
+    public string? Epoch(string node = "n1") => Pacemaker(node).Epoch();
 
     /// <summary>Where crm_mon (seen from <paramref name="observer"/>) says the resource runs.</summary>
     public string? LocationOf(string resource, string observer = "n1") =>
-        CrmMon(observer)?.Descendants("resource").FirstOrDefault(r => r.Attribute("id") == resource && r.Attribute("active") == "true" && r.Attribute("role") == "Started")
+        (string?)CrmMon(observer)?.Descendants("resource")
+            .FirstOrDefault(r => (string?)r.Attribute("id") == resource && (string?)r.Attribute("active") == "true" && (string?)r.Attribute("role") == "Started")
             ?.Element("node")?.Attribute("name");
+
+    /// <summary>Whether libvirt on <paramref name="node"/> lists the guest as running.</summary>
+    public bool RunsOn(string node, TestDomain d) =>
+        On(node, "virsh", "-c", "qemu:///system", "list", "--name").StandardOutput.Split('\n').Contains(d.Name);
+
+    /// <summary>Plugs every node into <paramref name="lab"/>'s network (n1 at .201, n2 at .202), once.</summary>
+    public void ConnectTo(GlusterLab lab)
+    {
+        for (int i = 0; i < Nodes.Length; i++)
+        {
+            var ip = lab.Address(201 + i);
+            if (!On(Nodes[i], "ip", "-o", "addr").StandardOutput.Contains($"{ip}/")) lab.Attach($"kvmlab-{Nodes[i]}", ip);
+        }
+    }
 
     public void Dispose()
     {

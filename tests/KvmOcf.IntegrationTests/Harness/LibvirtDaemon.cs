@@ -1,5 +1,3 @@
-using KvmOcf.Ocf;
-
 namespace KvmOcf.IntegrationTests.Harness;
 
 /// <summary>A real libvirtd (with virtlogd) for qemu:///system, started by hand without systemd
@@ -20,7 +18,7 @@ public sealed class LibvirtDaemon : IDisposable
         Packages.Ensure("libvirt-daemon-system", "libvirt-clients", "libvirt-daemon-driver-qemu", "qemu-system-x86", "qemu-utils");
         if (Daemons.RunsHere("libvirtd", "mnt"))
             throw new InvalidOperationException("libvirtd already runs on this machine; the tests will not touch it");
-        Sh.Ok(new Command(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments(GuestDirectory), TimeSpan.FromMinutes(5));
+        Sh.Ok(Cli.Wrap(Path.Combine(Repo.Root, "tests/lab/build-guest")).WithArguments([GuestDirectory]), TimeSpan.FromMinutes(5));
         foreach (var dir in new[] { "/run/libvirt", "/var/lib/libvirt/qemu", "/var/log/libvirt/qemu" }) Directory.CreateDirectory(dir);
         // Without udev /dev/kvm is root-only; libvirt would then re-probe QEMU on every start (+4 s).
         if (File.Exists("/dev/kvm")) { Sh.Run("chgrp", "kvm", "/dev/kvm"); Sh.Run("chmod", "0660", "/dev/kvm"); }
@@ -34,8 +32,8 @@ public sealed class LibvirtDaemon : IDisposable
     public void Start()
     {
         var log = $"LIBVIRT_LOG_OUTPUTS=3:file:{Path.Combine(Directory.CreateDirectory(Path.Combine(Repo.Build, "test-logs")).FullName, "libvirtd.log")}";
-        if (!IsRunning("virtlogd")) Sh.Ok(new Command("env").WithArguments([log, "/usr/sbin/virtlogd", "-d", "-p", PidFile("virtlogd")]));
-        if (!IsRunning("libvirtd")) Sh.Ok(new Command("env").WithArguments([log, "/usr/sbin/libvirtd", "-d", "-p", PidFile("libvirtd")]));
+        if (!IsRunning("virtlogd")) Sh.Ok("env", log, "/usr/sbin/virtlogd", "-d", "-p", PidFile("virtlogd"));
+        if (!IsRunning("libvirtd")) Sh.Ok("env", log, "/usr/sbin/libvirtd", "-d", "-p", PidFile("libvirtd"));
         if (!Sh.Eventually(() => Sh.Run("virsh", "-c", Uri, "version").Succeeded, TimeSpan.FromSeconds(30)))
             throw new InvalidOperationException("libvirtd did not come up; see build/test-logs/libvirtd.log");
     }
@@ -51,11 +49,18 @@ public sealed class LibvirtDaemon : IDisposable
     public void Freeze() => Sh.Ok("kill", "-STOP", Pid.ToString());
     public void Thaw() => Sh.Ok("kill", "-CONT", Pid.ToString());
 
+    /// <summary>Undoes what a fault test may have left: a frozen or stopped libvirtd runs again.</summary>
+    public void Recover()
+    {
+        Thaw();
+        if (!Daemons.RunsHere("libvirtd", "mnt")) Start();
+    }
+
     private bool IsRunning(string daemon) =>
         File.Exists(PidFile(daemon)) && int.TryParse(File.ReadAllText(PidFile(daemon)).Trim(), out var pid) && Daemons.IsAlive(pid);
 
     /// <summary>virsh against this daemon.</summary>
-    public CommandResult Virsh(params string[] arguments) => Sh.Run(new Command("virsh").WithArguments(["-c", Uri, .. arguments]));
+    public ToolResult Virsh(params string[] arguments) => Sh.Run("virsh", ["-c", Uri, .. arguments]);
 
     public void Dispose()
     {

@@ -1,4 +1,4 @@
-using KvmOcf.Ocf;
+using System.Xml.Linq;
 
 namespace KvmOcf.IntegrationTests.Harness;
 
@@ -17,6 +17,7 @@ public sealed class PacemakerCluster : IDisposable
     private readonly bool _createdAuthKey;
     private readonly string? _savedConf;
     private readonly string _savedCib;
+    private readonly PacemakerQueries _pacemaker = new(argv => Sh.Run(argv[0], argv[1..]));
 
     public string NodeName { get; }
     public string LogDirectory => _work;
@@ -106,40 +107,38 @@ public sealed class PacemakerCluster : IDisposable
         var cib = Path.Combine(_work, "cib.xml");
         File.WriteAllText(cib, Sh.Ok("cibadmin", "--empty").StandardOutput);
         foreach (var (name, value) in new[] { ("dc-deadtime", "2s"), ("stonith-enabled", "false"), ("cluster-recheck-interval", "1min") })
-            Sh.Ok(new Command("crm_attribute").WithEnvironment("CIB_file", cib).WithArguments("--type", "crm_config", "-n", name, "-v", value));
+            Sh.Ok(Cli.Wrap("crm_attribute").WithEnvironmentVariables(e => e.Set("CIB_file", cib)).WithArguments(["--type", "crm_config", "-n", name, "-v", value]));
         Sh.Ok("install", "-o", "hacluster", "-g", "haclient", "-m", "600", cib, Path.Combine(PacemakerLib, "cib", "cib.xml"));
     }
 
     private bool NodeOnline() =>
         CrmMon() is { } mon &&
-        mon.Descendants("node").Any(n => n.Attribute("name") == NodeName && n.Attribute("online") == "true") &&
-        mon.Descendants("current_dc").Any(d => d.Attribute("present") == "true");
+        mon.Descendants("node").Any(n => (string?)n.Attribute("name") == NodeName && (string?)n.Attribute("online") == "true") &&
+        mon.Descendants("current_dc").Any(d => (string?)d.Attribute("present") == "true");
 
     private static bool DcIdle()
     {
         // crmadmin -q answers on stdout in pacemaker 2.1 and on stderr before it
-        static string Quiet(CommandResult r) => (r.StandardOutput + r.StandardError).Trim();
+        static string Quiet(ToolResult r) => (r.StandardOutput + r.StandardError).Trim();
         var dc = Quiet(Sh.Run("crmadmin", "-q", "-D")).Split('\n')[^1].Trim();
         return dc.Length > 0 && Quiet(Sh.Run("crmadmin", "-q", "-S", dc)).Contains("S_IDLE");
     }
 
     /// <summary>crm_mon's XML view of the cluster, or null while it cannot answer.</summary>
-    public XmlElement? CrmMon()
-    {
-        var r = Sh.Run("crm_mon", "-1", "--output-as=xml");
-        if (!r.Succeeded) return null;
-        try { return Xml.Parse(r.StandardOutput); } catch (FormatException) { return null; }
-    }
+    public XElement? CrmMon() => _pacemaker.CrmMon();
+    public string? Utilization(string resource, string attribute) => _pacemaker.Utilization(resource, attribute);
+    public string? Epoch() => _pacemaker.Epoch();
 
     /// <summary>The role crm_mon shows for a resource (or clone instance), e.g. "Started".</summary>
     public string? RoleOf(string resource) =>
-        CrmMon()?.Descendants("resource").FirstOrDefault(r => r.Attribute("id") == resource && r.Attribute("active") == "true")?.Attribute("role");
+        (string?)CrmMon()?.Descendants("resource")
+            .FirstOrDefault(r => (string?)r.Attribute("id") == resource && (string?)r.Attribute("active") == "true")?.Attribute("role");
 
     public bool WaitForRole(string resource, string role, TimeSpan? timeout = null) =>
         Sh.Eventually(() => RoleOf(resource) == role, timeout ?? TimeSpan.FromSeconds(60));
 
     /// <summary>Waits for the cluster to settle (no pending transition).</summary>
-    public void Settle() => Sh.Run(new Command("crm_resource").WithArguments("--wait", "--timeout=60s"), TimeSpan.FromSeconds(70));
+    public void Settle() => Sh.Run(Cli.Wrap("crm_resource").WithArguments(["--wait", "--timeout=60s"]), TimeSpan.FromSeconds(70));
 
     public void Dispose()
     {

@@ -18,9 +18,9 @@ public static class Packages
                 File.WriteAllText("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n");
                 File.SetUnixFileMode("/usr/sbin/policy-rc.d", (UnixFileMode)0b111_101_101);
             }
-            var env = new Command("apt-get").WithEnvironment("DEBIAN_FRONTEND", "noninteractive");
-            Sh.Run(env.WithArguments("update"), TimeSpan.FromMinutes(10));
-            Sh.Ok(env.WithArguments(["install", "-y", "--no-install-recommends", .. missing]), TimeSpan.FromMinutes(20));
+            var aptGet = Cli.Wrap("apt-get").WithEnvironmentVariables(e => e.Set("DEBIAN_FRONTEND", "noninteractive"));
+            Sh.Run(aptGet.WithArguments(["update"]), TimeSpan.FromMinutes(10));
+            Sh.Ok(aptGet.WithArguments(["install", "-y", "--no-install-recommends", .. missing]), TimeSpan.FromMinutes(20));
         }
     }
 }

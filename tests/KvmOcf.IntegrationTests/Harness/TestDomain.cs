@@ -56,6 +56,12 @@ public sealed class TestDomain
             """;
     }
 
+    /// <summary>A raw image file as the guest's disk vda, for <c>extraDevices</c> (with the
+    /// <paramref name="errorPolicy"/> QEMU follows when the disk fails, where given).</summary>
+    public static string RawDisk(string image, string? errorPolicy = null) =>
+        $"<disk type='file' device='disk'><driver name='qemu' type='raw'{(errorPolicy is null ? "" : $" error_policy='{errorPolicy}'")}/>" +
+        $"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>";
+
     /// <summary>Waits for the guest's init to report it is ready (acpid and the agent are up).</summary>
     public bool WaitUntilReady(TimeSpan timeout) =>
         Sh.Eventually(() => ConsoleLines().Any(l => l.StartsWith("GUEST: READY")), timeout);

@@ -23,7 +23,10 @@ public abstract class FenceAgent
     public abstract IReadOnlyList<FenceOption> Options { get; }
 
     /// <summary>Whether it fences a plug among several (list, list-status and the plug option apply).</summary>
-    public virtual bool HasPlugs => Options.Contains(StandardOptions.Plug);
+    public virtual bool HasPlugs => Has(StandardOptions.Plug);
+
+    /// <summary>Whether the agent takes the option, however it declared it (e.g. <c>Plug with { Required = true }</c>).</summary>
+    public bool Has(FenceOption option) => Options.Any(o => o.Parameter == option.Parameter);
 
     /// <summary>Fabric fencing (cutting a node off its storage) has no reboot, and its default action is off.</summary>
     public virtual bool Reboots => true;

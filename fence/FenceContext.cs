@@ -59,8 +59,8 @@ public sealed class FenceContext
         get
         {
             if (_password is not null) return _password;
-            if (IsSet(StandardOptions.Password) || !Agent.Options.Contains(StandardOptions.PasswordScript) || !IsSet(StandardOptions.PasswordScript))
-                return _password = Agent.Options.Contains(StandardOptions.Password) ? Text(StandardOptions.Password) : "";
+            if (IsSet(StandardOptions.Password) || !Agent.Has(StandardOptions.PasswordScript) || !IsSet(StandardOptions.PasswordScript))
+                return _password = Agent.Has(StandardOptions.Password) ? Text(StandardOptions.Password) : "";
             var words = ShellWords.Split(Text(StandardOptions.PasswordScript));
             if (words.Count == 0) throw new FenceUsageException("password_script is empty");
             var run = Run(new Command(words[0]).WithArguments(words.Skip(1)), TimeSpan.FromSeconds(30));

@@ -59,9 +59,13 @@ public sealed class FenceInput
         return input;
     }
 
+    /// <summary>Unknown names warned about one by one; the rest are counted (garbage on stdin must not flood the log).</summary>
+    private const int MaxWarnings = 10;
+
     public static FenceInput FromStdin(IReadOnlyList<FenceOption> options, string text)
     {
         var input = new FenceInput();
+        int unknown = 0;
         foreach (var raw in text.Split('\n'))
         {
             var line = raw.Trim();
@@ -71,8 +75,9 @@ public sealed class FenceInput
             var value = eq < 0 ? "" : line[(eq + 1)..].Trim();
             if (value.Length >= 2 && value[0] == '"' && value[^1] == '"') value = value[1..^1];
             if (options.FirstOrDefault(o => o.IsNamed(name)) is { } option) input._values[option.Name] = value;
-            else if (name != "nodename") input.Warnings.Add($"ignoring unknown option '{OneLine.Of(name, 40)}'");
+            else if (name != "nodename" && ++unknown <= MaxWarnings) input.Warnings.Add($"ignoring unknown option '{OneLine.Of(name, 40)}'");
         }
+        if (unknown > MaxWarnings) input.Warnings.Add($"ignoring {unknown - MaxWarnings} more unknown options");
         return input;
     }
 }

@@ -11,20 +11,33 @@ public static class FenceRuntime
 {
     public const int Success = 0, Failure = 1, StatusOff = 2;
 
+    /// <summary>More than pacemaker-fenced ever writes by far; stdin beyond it is refused unread.</summary>
+    internal const int MaxStdinBytes = 1 << 20;
+
     public static int Main(FenceAgent agent, string[] args)
     {
         var stderr = new FdWriter(2, autoFlush: true);
         var stdin = args.Length == 0 ? ReadStandardInput() : "";
+        if (stdin is null) return Fail(stderr, null, $"more than {MaxStdinBytes >> 20} MiB of options on stdin");
         ILogSink? syslog = null;
         try { syslog = SyslogSink.For(agent.Name, Environment.GetEnvironmentVariable("PCMK_logfacility") ?? "daemon"); } catch (OperationException) { }
         return Run(agent, args, stdin, new FdWriter(1, autoFlush: true), stderr, syslog,
             underFenced: Environment.GetEnvironmentVariable("PCMK_service") == "pacemaker-fenced");
     }
 
-    private static string ReadStandardInput()
+    /// <summary>stdin as text, or null when it holds more than <see cref="MaxStdinBytes"/>.</summary>
+    private static string? ReadStandardInput()
     {
-        using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read);
-        return new StreamReader(stream, System.Text.Encoding.UTF8).ReadToEnd();
+        var text = new MemoryStream();
+        try
+        {
+            using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1, false);
+            var buffer = new byte[64 << 10];
+            int read;
+            while (text.Length <= MaxStdinBytes && (read = stream.Read(buffer)) > 0) text.Write(buffer, 0, read);
+        }
+        catch (IOException) { }                                   // no stdin at all: no options
+        return text.Length > MaxStdinBytes ? null : System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
     }
 
     /// <summary>The testable core.</summary>
@@ -48,7 +61,9 @@ public static class FenceRuntime
             if (!FenceMetadata.Actions(agent).Contains(action)) throw new FenceUsageException($"unknown action {OneLine.Quote(action)}");
 
             var probe = new FenceContext(agent, input, action, log, Deadline.After(TimeSpan.FromDays(1)));
-            if (agent.Options.FirstOrDefault(o => o.IsRequired && !probe.IsSet(o) && o != StandardOptions.Action) is { } missing)
+            // the plug is not needed to list the plugs or to check the device
+            bool plugFree = action is "list" or "list-status" or "monitor";
+            if (agent.Options.FirstOrDefault(o => o.IsRequired && !probe.IsSet(o) && o != StandardOptions.Action && !(plugFree && o.Parameter == Plug.Parameter)) is { } missing)
                 throw new FenceUsageException($"option '{missing.Name}' is required");
             if ((probe.InvalidValue() ?? agent.Validate(probe)) is { } problem) throw new FenceUsageException(problem);
             var ctx = new FenceContext(agent, input, action, log, Deadline.After(Budget(probe, underFenced)));
@@ -129,10 +144,12 @@ public static class FenceRuntime
                 stdout.WriteLine("Success: Powered OFF");
                 return Success;
             default: // reboot
-                if (ctx.Get<string>(Method) == "cycle" && agent.Cycle is { } cycle)
+                // a plug that is off already is fenced: it only needs powering on (a BMC may refuse to cycle it)
+                if (ctx.Get<string>(Method) == "cycle" && agent.Cycle is { } cycle && state != PowerState.Off)
                 {
-                    foreach (var plug in ctx.Plugs) cycle(ctx, plug);
-                    verification.Confirm(on: true);
+                    foreach (var plug in ctx.Plugs) verification.Cycle(cycle, plug);
+                    try { verification.Confirm(on: true); }
+                    catch (OperationException e) { ctx.Log.LogError("Timed out waiting to power ON: {Reason}", e.Reason); }
                 }
                 else
                 {
@@ -150,14 +167,30 @@ public static class FenceRuntime
     /// with missing_as_off), else on if any is on, else off.</summary>
     internal static (PowerState State, string Why) Status(FenceContext ctx)
     {
-        bool missingAsOff = ctx.Agent.Options.Contains(MissingAsOff) && ctx.Get<bool>(MissingAsOff);
-        var states = ctx.Plugs.Select(plug => (Plug: plug, State: ctx.Agent.Status(ctx, plug))).ToList();
-        foreach (var (plug, s) in states)
-        {
-            if (s == PowerState.Unknown) return (PowerState.Unknown, $"the device cannot tell the state of {Named(plug)}");
-            if (s == PowerState.Missing && !missingAsOff) return (PowerState.Unknown, $"the device does not know {Named(plug)} (set missing_as_off if that means off)");
-        }
+        var states = ctx.Plugs.Select(plug => PlugStatus(ctx, plug)).ToList();
+        if (states.FirstOrDefault(s => s.State == PowerState.Unknown) is { State: PowerState.Unknown } unknown) return unknown;
         return (states.Any(s => s.State == PowerState.On) ? PowerState.On : PowerState.Off, "");
+    }
+
+    /// <summary>One plug's state as on, off or unknown (a missing plug is off only with missing_as_off).</summary>
+    private static (PowerState State, string Why) PlugStatus(FenceContext ctx, string plug)
+    {
+        bool missingAsOff = ctx.Agent.Has(MissingAsOff) && ctx.Get<bool>(MissingAsOff);
+        return ctx.Agent.Status(ctx, plug) switch
+        {
+            PowerState.Unknown => (PowerState.Unknown, $"the device cannot tell the state of {Named(plug)}"),
+            PowerState.Missing when !missingAsOff => (PowerState.Unknown, $"the device does not know {Named(plug)} (set missing_as_off if that means off)"),
+            PowerState.Missing => (PowerState.Off, ""),
+            var s => (s, ""),
+        };
+    }
+
+    /// <summary>A status for a poll that may ask again: a device that fails to answer (for a moment)
+    /// is unknown, its reason kept, rather than the end of the action.</summary>
+    private static (PowerState State, string Why) Polled(Func<(PowerState, string)> status)
+    {
+        try { return status(); }
+        catch (OperationException e) when (e is not FenceUsageException && e.Kind != FailureKind.NotFound) { return (PowerState.Unknown, e.Reason); }
     }
 
     private static string Named(string plug) => plug.Length > 0 ? OneLine.Quote(plug, 80) : "the device";
@@ -195,6 +228,28 @@ public static class FenceRuntime
             if (!TryConfirm(on, out var why)) throw new OperationException(FailureKind.TimedOut, $"could not confirm the power {(on ? "on" : "off")}: {why}");
         }
 
+        /// <summary>The device's own power cycle of one plug, and proof that it happened: the plug must
+        /// be seen off (within power_timeout, polled without pause: a BMC keeps a cycled host off for
+        /// at least 1 s, IPMI 2.0 §28.3). A cycle that was acknowledged but never seen is a failure,
+        /// not a reboot.</summary>
+        public void Cycle(Action<FenceContext, string> cycle, string plug)
+        {
+            cycle(ctx, plug);
+            string last = "";
+            bool seenOff = ctx.Deadline.AtMost(ctx.Get<TimeSpan>(PowerTimeout)).WaitUntil(() =>
+            {
+                var (state, reason) = Polled(() => PlugStatus(ctx, plug));
+                last = state is PowerState.On or PowerState.Off ? $"still {StateWord(state)}" : reason;
+                return state == PowerState.Off;
+            }, TimeSpan.FromMilliseconds(50));
+            if (!seenOff)
+                throw new OperationException(FailureKind.TimedOut,
+                    $"could not confirm the power cycle of {Named(plug)}: never seen off ({last} after {TimeParameter.FormatDuration(ctx.Get<TimeSpan>(PowerTimeout))})");
+        }
+
+        /// <summary>Polls until every plug shows the state: within power_timeout, or with
+        /// disable_timeout until the action's deadline. A status that fails meanwhile (a device that
+        /// does not answer for a moment) is polled again; it is not the state asked for.</summary>
         private bool TryConfirm(bool on, out string why)
         {
             var until = disableTimeout ? ctx.Deadline : ctx.Deadline.AtMost(ctx.Get<TimeSpan>(PowerTimeout));
@@ -202,8 +257,8 @@ public static class FenceRuntime
             string last = "";
             bool confirmed = until.WaitUntil(() =>
             {
-                var (state, reason) = Status(ctx);
-                last = state == PowerState.Unknown ? reason : $"still {StateWord(state)}";
+                var (state, reason) = Polled(() => Status(ctx));
+                last = state is PowerState.On or PowerState.Off ? $"still {StateWord(state)}" : reason;
                 return state == want;
             }, ctx.Get<TimeSpan>(StatusSleep));
             why = confirmed ? "" : $"{last} after {(disableTimeout ? "the action's time" : TimeParameter.FormatDuration(ctx.Get<TimeSpan>(PowerTimeout)))}";

@@ -66,6 +66,30 @@ public class FenceRuntimeTests
     }
 
     [Fact]
+    public void Garbage_on_stdin_is_warned_about_ten_names_at_most()
+    {
+        var garbage = string.Join('\n', Enumerable.Range(0, 500).Select(i => $"junk{i}=x"));
+        var outcome = Run(new FakeFenceAgent(), garbage + "\naction=status\nplug=vm1\n");
+        Assert.Equal(0, outcome.Code);
+        Assert.Equal(11, outcome.Stderr.Split('\n').Count(l => l.StartsWith("WARNING")));
+        Assert.Contains("ignoring 490 more unknown options", outcome.Stderr);
+    }
+
+    [Fact]
+    public void A_plug_declared_required_is_still_the_plug()
+    {
+        var device = new FakeFenceAgent { PlugRequired = true };
+        Assert.True(device.HasPlugs);
+        Assert.Equal(2, Run(device, "action=status\nplug=vm2\n").Code);
+        Assert.Equal(["status vm2"], device.Calls);
+        Assert.Equal("vm1,vm1-alias\nvm2,vm2-alias\n", Run(device, "action=list\n").Stdout);
+        var metadata = XDocument.Parse(Run(device, "action=metadata\n").Stdout).Root!;
+        Assert.Contains("list", metadata.Element("actions")!.Elements("action").Select(a => (string)a.Attribute("name")!));
+        Assert.Equal("1", (string?)metadata.Descendants("parameter").Single(p => (string?)p.Attribute("name") == "plug").Attribute("required"));
+        Assert.Contains("option 'plug' is required", Run(device, "action=status\n").Stderr);
+    }
+
+    [Fact]
     public void Off_is_verified_and_already_off_is_success()
     {
         var device = new FakeFenceAgent();
@@ -107,6 +131,48 @@ public class FenceRuntimeTests
         Assert.Equal(0, fenced.Code);                                                   // the node is off: fenced
         Assert.Contains("Timed out waiting to power ON", fenced.Stderr);
         Assert.Equal(PowerState.Off, stuck.Plugs["vm1"]);
+    }
+
+    [Fact]
+    public void A_power_cycle_counts_only_once_the_plug_was_seen_off()
+    {
+        var device = new FakeFenceAgent();
+        var cycle = Run(device, Fast + "action=reboot\nplug=vm1\nmethod=cycle\n");
+        Assert.Equal((0, "Success: Rebooted"), (cycle.Code, cycle.Stdout.Trim()));
+        Assert.Equal(["status vm1", "cycle vm1", "status vm1", "status vm1", "status vm1"], device.Calls);
+        Assert.Equal(PowerState.On, device.Plugs["vm1"]);
+    }
+
+    [Fact]
+    public void A_power_cycle_acknowledged_but_never_seen_is_a_failure()
+    {
+        var device = new FakeFenceAgent { CycleOffFor = null };                     // the BMC says "Cycle" and does nothing
+        var cycle = Run(device, Fast + "action=reboot\nplug=vm1\nmethod=cycle\n");
+        Assert.Equal(1, cycle.Code);
+        Assert.Contains("could not confirm the power cycle of 'vm1': never seen off (still ON after 1s)", cycle.Stderr);
+        Assert.DoesNotContain("Success", cycle.Stdout);
+    }
+
+    [Fact]
+    public void A_plug_that_is_off_is_powered_on_rather_than_cycled()
+    {
+        var device = new FakeFenceAgent();
+        var reboot = Run(device, Fast + "action=reboot\nplug=vm2\nmethod=cycle\n");
+        Assert.Equal(0, reboot.Code);
+        Assert.Equal(["status vm2", "on vm2", "status vm2"], device.Calls);
+    }
+
+    [Fact]
+    public void A_device_that_does_not_answer_for_a_moment_is_asked_again_until_power_timeout()
+    {
+        var device = new FakeFenceAgent { FailuresAfterCommand = 2 };
+        var off = Run(device, "power_timeout=5\nstonith_status_sleep=0\naction=off\nplug=vm1\n");
+        Assert.Equal((0, "Success: Powered OFF"), (off.Code, off.Stdout.Trim()));
+
+        var silent = new FakeFenceAgent { FailuresAfterCommand = int.MaxValue };
+        var unconfirmed = Run(silent, Fast + "action=off\nplug=vm1\n");
+        Assert.Equal(1, unconfirmed.Code);
+        Assert.Contains("could not confirm the power off: the device did not answer after 1s", unconfirmed.Stderr);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class GlusterStorageFence : FenceAgent
     private static bool IsVolumeName(string v) => v.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && v[0] is not ('-' or '.');
 
     public override string? Validate(FenceContext ctx) =>
-        ctx.Plugs.FirstOrDefault(p => !p.All(c => char.IsAsciiHexDigit(c) || char.IsAsciiLetterOrDigit(c) || c is '.' or ':' or '-' or '*') || p[0] == '-') is { } bad
+        ctx.Plugs.FirstOrDefault(p => !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or ':' or '-' or '*') || p[0] == '-') is { } bad
             ? $"plug {OneLine.Quote(bad)} is not an address or host name" : null;
 
     /// <summary>Off: every volume rejects the address; on: none does. Partly fenced is on.</summary>

@@ -63,7 +63,9 @@ public sealed class FenceContext
                 return _password = Agent.Has(StandardOptions.Password) ? Text(StandardOptions.Password) : "";
             var words = ShellWords.Split(Text(StandardOptions.PasswordScript));
             if (words.Count == 0) throw new FenceUsageException("password_script is empty");
-            var run = Run(new Command(words[0]).WithArguments(words.Skip(1)), TimeSpan.FromSeconds(30));
+            CommandResult run;
+            try { run = Run(new Command(words[0]).WithArguments(words.Skip(1)), TimeSpan.FromSeconds(30)); }
+            catch (OperationException e) { throw new OperationException(e.Kind, $"password_script: {e.Reason}"); }
             if (!run.Succeeded) throw new OperationException(FailureKind.Failed, $"password_script exited {run.ExitCode}");
             return _password = run.StandardOutput.Split('\n')[0].TrimEnd('\r');
         }

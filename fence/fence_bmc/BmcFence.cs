@@ -7,7 +7,7 @@ namespace KvmOcf.Fence.Bmc;
 /// reaches a command line (ipmitool -E reads it from the environment), lanplus is the default, and
 /// the cipher suite is negotiated once per BMC and remembered (without one, ipmitool asks the BMC for
 /// its suites on every call, which costs seconds on many BMCs). Every call is bounded; a dead BMC
-/// fails within about ipmitool_timeout × (retries + 1) per call.</summary>
+/// fails after <see cref="DeadBmcTime"/> (10 s with the default ipmitool_timeout of 2 s).</summary>
 public sealed class BmcFence : FenceAgent
 {
     public static readonly BooleanParameter Lanplus = new("lanplus")
@@ -43,8 +43,22 @@ public sealed class BmcFence : FenceAgent
     {
         Default = TimeSpan.FromSeconds(2), Minimum = TimeSpan.FromSeconds(1), Maximum = TimeSpan.FromMinutes(1),
         ShortDescription = "Timeout (sec) for IPMI operation",
-        LongDescription = "ipmitool's own timeout per message (-N); with 2 retries a call to a dead BMC ends after about 3 × this.",
+        LongDescription = "ipmitool's own timeout per message (-N). ipmitool tries each message twice and waits a second " +
+            "longer the second time, for the two messages that open a session: a BMC that does not answer at all fails the " +
+            "action after 4 × this + 2 s (10 s by default; fence_ipmilan: 20 s).",
     };
+
+    /// <summary>ipmitool's -R: each message is sent this many times in all.</summary>
+    private const int Tries = 2;
+
+    /// <summary>How long ipmitool takes to give up on a BMC that does not answer: it waits N, N+1 …
+    /// seconds for the reply to each of the two messages that open a session (measured with ipmitool
+    /// 1.8.19: -N 2 -R 2 → 10 s).</summary>
+    internal static TimeSpan DeadBmcTime(TimeSpan timeout)
+    {
+        int n = (int)Math.Ceiling(timeout.TotalSeconds);
+        return TimeSpan.FromSeconds(2 * Enumerable.Range(0, Tries).Sum(k => n + k));
+    }
 
     public override string Name => "fence_bmc";
     public override string ShortDescription => "Fence agent for hosts with an IPMI 2.0 BMC (power off and on through ipmitool)";
@@ -80,24 +94,42 @@ public sealed class BmcFence : FenceAgent
     /// failure that says what went wrong (no answer, refused credentials, another error).</summary>
     private string Ipmitool(FenceContext ctx, params string[] command)
     {
-        var cipher = ctx.Get(Lanplus) ? ChosenCipher(ctx) : -1;
+        if (!ctx.Get(Lanplus)) return Succeeded(ctx, Run(ctx, -1, command));
+        var (cipher, remembered) = ChosenCipher(ctx);
         var result = Run(ctx, cipher, command);
-        if (result.Succeeded) return result.StandardOutput;
-        throw Failure(ctx, result);
+        if (remembered && !result.Succeeded && UnsupportedSuite(Said(result)))
+        {
+            // the BMC no longer offers the suite it once took (new firmware, another BMC at that address)
+            ctx.Log.LogWarning("BMC {Ip}: cipher suite {Suite} is no longer offered; negotiating again", ctx.Text(StandardOptions.Ip), cipher);
+            Forget(ctx);
+            (cipher, _) = ChosenCipher(ctx);
+            result = Run(ctx, cipher, command);
+        }
+        return Succeeded(ctx, result);
     }
+
+    private static string Succeeded(FenceContext ctx, CommandResult result) => result.Succeeded ? result.StandardOutput : throw Failure(ctx, result);
 
     private CommandResult Run(FenceContext ctx, int cipher, string[] command)
     {
         var timeout = ctx.Get(IpmitoolTimeout);
         var args = new List<string> { "-I", ctx.Get(Lanplus) ? "lanplus" : "lan", "-H", ctx.Text(StandardOptions.Ip),
             "-U", ctx.Text(StandardOptions.Username), "-E", "-L", ctx.Get(PrivilegeLevel).ToUpperInvariant(),
-            "-N", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(), "-R", "2" };
+            "-N", ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(), "-R", Tries.ToString() };
         if (ctx.Get<long>(StandardOptions.IpPort) is > 0 and var port) args.AddRange(["-p", port.ToString()]);
         if (cipher >= 0) args.AddRange(["-C", cipher.ToString()]);
         var ipmitool = new Command(ctx.Get(IpmitoolPath)).WithArguments([.. args, .. command])
             .WithEnvironment("IPMI_PASSWORD", ctx.Password).WithEnvironment("IPMITOOL_PASSWORD", null);
-        return ctx.Run(ipmitool, timeout * 3 + TimeSpan.FromSeconds(5));
+        // ipmitool gives up by itself after DeadBmcTime; the cap is for an ipmitool that hangs anyway
+        var cap = DeadBmcTime(timeout) + TimeSpan.FromSeconds(3);
+        try { return ctx.Run(ipmitool, cap); }
+        catch (CommandTimeoutException e) when (!ctx.Deadline.Expired)
+        {
+            throw new OperationException(FailureKind.Unreachable, $"the BMC {ctx.Text(StandardOptions.Ip)} does not answer: {e.Reason}");
+        }
     }
+
+    private static string Said(CommandResult result) => OneLine.Of(result.StandardError + " " + result.StandardOutput, 300);
 
     /// <summary>What a failed ipmitool call means. ipmitool says "Unable to establish IPMI v2 / RMCP+
     /// session" for a dead BMC and for refused credentials alike: a BMC that took ipmitool's whole
@@ -105,7 +137,7 @@ public sealed class BmcFence : FenceAgent
     private static OperationException Failure(FenceContext ctx, CommandResult result)
     {
         var bmc = ctx.Text(StandardOptions.Ip);
-        var said = OneLine.Of(result.StandardError + " " + result.StandardOutput, 300);
+        var said = Said(result);
         if (ctx.Password.Length > 0) said = said.Replace(ctx.Password, "***");
         if (UnsupportedSuite(said)) return new OperationException(FailureKind.Failed, $"the BMC {bmc} does not offer that cipher suite: {said}");
         if (result.Duration >= ctx.Get(IpmitoolTimeout))
@@ -120,11 +152,11 @@ public sealed class BmcFence : FenceAgent
 
     /// <summary>The cipher suite: the option, else the one remembered for this BMC, else the first
     /// of <see cref="Suites"/> the BMC accepts (and then remembered).</summary>
-    private int ChosenCipher(FenceContext ctx)
+    private (int Suite, bool Remembered) ChosenCipher(FenceContext ctx)
     {
-        if (ctx.Get(Cipher) >= 0) return (int)ctx.Get(Cipher);
-        var memory = Path.Combine("/run/kvmocf", $"fence_bmc-{Safe(ctx.Text(StandardOptions.Ip))}-{ctx.Get<long>(StandardOptions.IpPort)}.cipher");
-        try { if (int.TryParse(File.ReadAllText(memory).Trim(), out var remembered)) return remembered; }
+        if (ctx.Get(Cipher) >= 0) return ((int)ctx.Get(Cipher), false);
+        var memory = Memory(ctx);
+        try { if (int.TryParse(File.ReadAllText(memory).Trim(), out var remembered) && remembered is >= 0 and <= 255) return (remembered, true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
 
         CommandResult? last = null;
@@ -136,11 +168,23 @@ public sealed class BmcFence : FenceAgent
                 ctx.Log.LogInformation("BMC {Ip}: cipher suite {Suite}", ctx.Text(StandardOptions.Ip), suite);
                 try { AtomicFile.Write(memory, suite + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { ctx.Log.LogDebug("not remembered: {Why}", e.Message); }
-                return suite;
+                return (suite, false);
             }
-            if (!UnsupportedSuite(last.StandardError + last.StandardOutput)) throw Failure(ctx, last);
+            if (!UnsupportedSuite(Said(last))) throw Failure(ctx, last);
         }
         throw Failure(ctx, last!);
+    }
+
+    /// <summary>Where the suite negotiated with this BMC is remembered (until the next boot).</summary>
+    internal const string MemoryDirectory = "/run/kvmocf";
+
+    private static string Memory(FenceContext ctx) =>
+        Path.Combine(MemoryDirectory, $"fence_bmc-{Safe(ctx.Text(StandardOptions.Ip))}-{ctx.Get<long>(StandardOptions.IpPort)}.cipher");
+
+    private static void Forget(FenceContext ctx)
+    {
+        try { File.Delete(Memory(ctx)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { ctx.Log.LogDebug("not forgotten: {Why}", e.Message); }
     }
 
     private static string Safe(string text) => string.Concat(text.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_'));

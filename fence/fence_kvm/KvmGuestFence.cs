@@ -32,7 +32,7 @@ public sealed class KvmGuestFence : FenceAgent
         "fence_kvm fences a KVM guest (a libvirt domain, by name or UUID) through the libvirt API on each of the hypervisors " +
         "listed in uri: status, off (destroy), on (start of a persistent definition) and list across all of them, so a guest " +
         "is found after a live migration, and one that runs on two hosts at once is destroyed on both. A hypervisor that does " +
-        "not answer makes the status unknown, never off (unless missing_as_off).";
+        "not answer makes the status unknown, never off, and so does a name no hypervisor knows (unless missing_as_off).";
 
     public override IReadOnlyList<FenceOption> Options =>
     [
@@ -78,13 +78,21 @@ public sealed class KvmGuestFence : FenceAgent
 
     private static bool Runs(DomainState? state) => state is not (null or DomainState.Shutoff or DomainState.Crashed);
 
+    /// <summary>Guests this run has seen on some hypervisor: one that then disappears from all of
+    /// them was transient (started from XML) and has been destroyed, so it is off.</summary>
+    private readonly HashSet<string> _seen = [];
+
+    /// <summary>On where any hypervisor runs it. Off only when every hypervisor answered, none runs
+    /// it, and one has it defined (or this run saw it before it vanished); a name no hypervisor
+    /// knows is missing (a wrong plug must never pass for a fenced guest), off only with missing_as_off.</summary>
     public override PowerState Status(FenceContext ctx, string plug)
     {
         var survey = Survey(ctx, plug);
+        if (survey.Any(s => s.State is not null)) _seen.Add(plug);
         if (survey.Any(s => Runs(s.State))) return PowerState.On;
         if (survey.FirstOrDefault(s => s.Unreachable is not null) is { Uri: { } uri, Unreachable: { } why } && !ctx.Get<bool>(StandardOptions.MissingAsOff))
             throw new OperationException(FailureKind.Unreachable, $"{plug} runs on no hypervisor that answered, and {uri} did not answer: {why}");
-        return PowerState.Off;
+        return _seen.Contains(plug) ? PowerState.Off : PowerState.Missing;
     }
 
     public override void SetPower(FenceContext ctx, string plug, bool on)
@@ -92,13 +100,24 @@ public sealed class KvmGuestFence : FenceAgent
         var id = DomainId.Parse(plug);
         if (!on)
         {
+            // every copy is destroyed, whatever happens to another: one host's failure must not spare the next
+            var failures = new List<string>();
             foreach (var (uri, state, _) in Survey(ctx, plug).Where(s => Runs(s.State)))
             {
                 ctx.Log.LogInformation("destroying {Guest} on {Uri} ({State})", plug, uri, state);
-                using var domain = Connection(ctx, uri).Lookup(id, Call(ctx));
-                try { domain?.Destroy(0, Call(ctx)); }
-                catch (LibvirtException e) when (e.ErrorCode == LibvirtNative.ERR_OPERATION_INVALID) { } // stopped meanwhile
+                try
+                {
+                    using var domain = Connection(ctx, uri).Lookup(id, Call(ctx));
+                    domain?.Destroy(0, Call(ctx));
+                }
+                catch (LibvirtException e) when (e.ErrorCode is LibvirtNative.ERR_OPERATION_INVALID or LibvirtNative.ERR_NO_DOMAIN) { } // stopped meanwhile
+                catch (OperationException e)
+                {
+                    _connections.Remove(uri);
+                    failures.Add($"{uri}: {e.Reason}");
+                }
             }
+            if (failures.Count > 0) throw new OperationException(FailureKind.Failed, $"could not destroy {plug} on {string.Join("; ", failures)}");
             return;
         }
         var survey = Survey(ctx, plug);

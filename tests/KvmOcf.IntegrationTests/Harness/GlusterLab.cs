@@ -93,6 +93,15 @@ public abstract class GlusterLab : IDisposable
             Sh.Run("kill", "-STOP", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
     }
 
+    /// <summary>Kills glusterd on one node (its bricks keep serving); <see cref="RestartGlusterd"/> undoes it.</summary>
+    public void KillGlusterd(int node) =>
+        Sh.Run("kill", "-KILL", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
+
+    public bool GlusterdRunning(int node) =>
+        int.TryParse(File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim(), out var pid) && Daemons.IsAlive(pid);
+
+    public void RestartGlusterd(int node) => Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+
     public void StartGlusterd()
     {
         foreach (var node in Nodes) Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));

@@ -55,6 +55,25 @@ public sealed class KvmCluster : IDisposable
     /// <summary>Restarts the node's libvirtd (with a virtlockd), which re-reads /etc/libvirt/qemu.conf.</summary>
     public void RestartLibvirt(string node) => Sh.Ok(Lab("restart-libvirt", node), TimeSpan.FromMinutes(1));
     public void StartNode(string node) => Sh.Ok(Lab("node-start", node));
+    private string LibvirtdPid(string node) => File.ReadAllText(Path.Combine(_state, "nodes", node, "libvirtd.pid")).Trim();
+
+    /// <summary>Stops the node's libvirtd (its guests keep running, as after a libvirtd crash).</summary>
+    public void StopLibvirt(string node)
+    {
+        var pid = int.Parse(LibvirtdPid(node));
+        Sh.Run("kill", "-CONT", pid.ToString());
+        Sh.Run("kill", "-TERM", pid.ToString());
+        if (!Sh.Eventually(() => !Daemons.IsAlive(pid), TimeSpan.FromSeconds(20))) Sh.Run("kill", "-KILL", pid.ToString());
+    }
+
+    /// <summary>Starts the node's libvirtd again (restart-libvirt starts one that is not running).</summary>
+    public void StartLibvirt(string node) => RestartLibvirt(node);
+
+    /// <summary>SIGSTOPs the node's libvirtd: connections are accepted and never answered.</summary>
+    public void FreezeLibvirt(string node) => Sh.Ok("kill", "-STOP", LibvirtdPid(node));
+    public void ThawLibvirt(string node) => Sh.Run("kill", "-CONT", LibvirtdPid(node));
+    /// <summary>libvirt's URI of the node's libvirtd over TCP, as another host reaches it.</summary>
+    public static string TcpUri(string node) => $"qemu+tcp://10.78.0.{Array.IndexOf(Nodes, node) + 1}/system";
     public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
 
     /// <summary>The cluster's tools as run on <paramref name="node"/>.</summary>

@@ -8,7 +8,8 @@ public sealed class FenceUsageException(string reason) : OperationException(Fail
 /// for booleans), else from stdin as pacemaker-fenced writes it (<c>name=value</c> per line,
 /// <c>#</c> comments, a value in double quotes unquoted, the last one wins). Former names (ipaddr,
 /// login, passwd, port …) count as the option. Unknown names on stdin are warned about and
-/// ignored (pacemaker's <c>nodename</c> silently); on the command line they are an error.</summary>
+/// ignored (pacemaker's <c>nodename</c>, and <c>port</c> for an agent without plugs, silently); on the
+/// command line they are an error.</summary>
 public sealed class FenceInput
 {
     private readonly Dictionary<string, string> _values = [];
@@ -75,7 +76,9 @@ public sealed class FenceInput
             var value = eq < 0 ? "" : line[(eq + 1)..].Trim();
             if (value.Length >= 2 && value[0] == '"' && value[^1] == '"') value = value[1..^1];
             if (options.FirstOrDefault(o => o.IsNamed(name)) is { } option) input._values[option.Name] = value;
-            else if (name != "nodename" && ++unknown <= MaxWarnings) input.Warnings.Add($"ignoring unknown option '{OneLine.Of(name, 40)}'");
+            // pacemaker-fenced names the target in nodename, and in port even to an agent without plugs
+            // (pcmk_host_argument defaults to port): neither is unknown
+            else if (name is not ("nodename" or "port" or "plug") && ++unknown <= MaxWarnings) input.Warnings.Add($"ignoring unknown option '{OneLine.Of(name, 40)}'");
         }
         if (unknown > MaxWarnings) input.Warnings.Add($"ignoring {unknown - MaxWarnings} more unknown options");
         return input;

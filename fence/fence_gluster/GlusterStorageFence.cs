@@ -6,7 +6,12 @@ namespace KvmOcf.Fence.Gluster;
 /// into each volume's <c>auth.reject</c>, and glusterd drops its connections at once (its guests'
 /// I/O fails; it is not rebooted: fabric fencing). "on" takes them out again (unfencing, which
 /// pacemaker runs by itself when the node rejoins). Status is read from the volumes' options, so it
-/// works when the fenced node — and its own glusterd — is gone; list shows the clients the bricks see.</summary>
+/// works when the fenced node — and its own glusterd — is gone; list shows the clients the bricks see.
+/// glusterd changes a volume only for a CLI on its own management socket: over the network
+/// (--remote-host) it answers read-only requests (volume info, status) and refuses volume get and
+/// set ("GlusterD svc cli read-only", since GlusterFS 5). So the options are set through the socket
+/// of the glusterd on this node, a member of the trusted storage pool; the servers are asked only
+/// to read (status, list) when that glusterd does not answer.</summary>
 public sealed class GlusterStorageFence : FenceAgent
 {
     public static readonly StringParameter Volumes = new("volumes")
@@ -23,6 +28,15 @@ public sealed class GlusterStorageFence : FenceAgent
         ShortDescription = "glusterd servers to ask, separated by spaces or commas (the first that answers is used)",
         LongDescription = "Servers of the trusted storage pool; list more than one, so that fencing works while one is down.",
         Check = s => Words(s).Any() && Words(s).All(w => w.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or ':' or '[' or ']') && w[0] != '-') ? null : "is not a list of host names",
+    };
+
+    public static readonly StringParameter GlusterdSocket = new("glusterd_socket")
+    {
+        Default = "/var/run/gluster/glusterd.socket",
+        ShortDescription = "The management socket of the glusterd on this node (a member of the trusted storage pool)",
+        LongDescription = "glusterd sets volume options (auth.reject) only for a CLI on its own socket; over the network it is read-only. " +
+            "Run fence_gluster on nodes of the storage pool (a hyperconverged cluster); servers are asked only to read.",
+        Check = p => p.StartsWith('/') ? null : "is not an absolute path",
     };
 
     public static readonly TimeParameter GlusterTimeout = new("gluster_timeout")
@@ -47,7 +61,7 @@ public sealed class GlusterStorageFence : FenceAgent
     public override IReadOnlyList<FenceOption> Options =>
     [
         .. StandardOptions.Common, StandardOptions.Plug with { Required = true }, StandardOptions.PlugSeparator, StandardOptions.Separator,
-        new FenceOption(Volumes), new FenceOption(Servers), new FenceOption(GlusterTimeout),
+        new FenceOption(Volumes), new FenceOption(Servers), new FenceOption(GlusterdSocket), new FenceOption(GlusterTimeout),
     ];
 
     private static IEnumerable<string> Words(string list) => list.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
@@ -70,7 +84,7 @@ public sealed class GlusterStorageFence : FenceAgent
             if (on != rejected.Contains(plug)) continue;
             var next = on ? rejected.Where(a => a != plug).ToList() : [.. rejected, plug];
             ctx.Log.LogInformation("{Volume}: auth.reject {Addresses}", volume, next.Count > 0 ? string.Join(',', next) : "(none)");
-            Gluster(ctx, next.Count > 0 ? ["volume", "set", volume, "auth.reject", string.Join(',', next)] : ["volume", "reset", volume, "auth.reject"]);
+            Gluster(ctx, next.Count > 0 ? ["volume", "set", volume, "auth.reject", string.Join(',', next)] : ["volume", "reset", volume, "auth.reject"], write: true);
         }
     }
 
@@ -96,13 +110,16 @@ public sealed class GlusterStorageFence : FenceAgent
         return colon > 0 && hostAndPort.IndexOf(':') == colon ? hostAndPort[..colon] : hostAndPort;
     }
 
-    /// <summary>The addresses the volume's auth.reject lists now.</summary>
+    /// <summary>The addresses the volume's auth.reject lists now, from <c>volume info</c> (which a
+    /// remote server answers too; <c>volume get</c> only the local one): an option never set or reset
+    /// is not listed.</summary>
     private List<string> Rejected(FenceContext ctx, string volume)
     {
-        var reply = Xml.Parse(Gluster(ctx, ["volume", "get", volume, "auth.reject", "--xml"]));
-        var value = reply.Descendants("Opt").FirstOrDefault(o => o.Element("Option")?.Text.Trim() == "auth.reject")?.Element("Value")?.Text.Trim()
-            ?? throw new OperationException(FailureKind.Failed, $"glusterd did not report auth.reject of {volume}");
-        return value.StartsWith("(null)", StringComparison.Ordinal) ? [] : Words(value).ToList();
+        var reply = Xml.Parse(Gluster(ctx, ["volume", "info", volume, "--xml"]));
+        var info = reply.Descendants("volume").FirstOrDefault(v => v.Element("name")?.Text.Trim() == volume)
+            ?? throw new OperationException(FailureKind.Failed, $"glusterd did not report volume {volume}");
+        var value = info.Descendants("option").FirstOrDefault(o => o.Element("name")?.Text.Trim() == "auth.reject")?.Element("value")?.Text.Trim();
+        return value is null ? [] : Words(value).ToList();
     }
 
     /// <summary>Null when the CLI call worked, else what glusterd said (with --xml the CLI exits 0 and
@@ -118,13 +135,18 @@ public sealed class GlusterStorageFence : FenceAgent
         catch (FormatException) { return run.Summary; }
     }
 
-    /// <summary>The gluster CLI against the first server that answers; its output, or why none did.</summary>
-    private static string Gluster(FenceContext ctx, string[] command)
+    /// <summary>The gluster CLI against this node's glusterd (its socket), then — to read only — the
+    /// first server that answers; its output, or why none did.</summary>
+    private static string Gluster(FenceContext ctx, string[] command, bool write = false)
     {
         var problems = new List<string>();
-        foreach (var server in Words(ctx.Get(Servers)))
+        var socket = ctx.Get(GlusterdSocket);
+        IEnumerable<(string Name, string Option)> glusterds = [("this node's glusterd", $"--glusterd-sock={socket}")];
+        if (!write) glusterds = glusterds.Concat(Words(ctx.Get(Servers)).Select(s => (s, $"--remote-host={s.Trim('[', ']')}")));
+        foreach (var (server, option) in glusterds)
         {
-            var run = new Command("gluster").WithArguments([$"--remote-host={server.Trim('[', ']')}", "--mode=script", .. command])
+            if (option.StartsWith("--glusterd-sock=", StringComparison.Ordinal) && !File.Exists(socket)) { problems.Add($"no glusterd socket {socket}"); continue; }
+            var run = new Command("gluster").WithArguments([option, "--mode=script", .. command])
                 .TryRun(ctx.Deadline.AtMost(ctx.Get(GlusterTimeout)), ctx.Log);
             if (run is null) { problems.Add($"{server} did not answer"); continue; }
             if (Answer(run, xml: command[^1] == "--xml") is not { } said) return run.StandardOutput;
@@ -132,6 +154,8 @@ public sealed class GlusterStorageFence : FenceAgent
             if (said.Contains("does not exist", StringComparison.Ordinal)) throw new OperationException(FailureKind.Failed, $"{server}: {said}");
             problems.Add($"{server}: {OneLine.Of(said, 150)}");
         }
-        throw new OperationException(FailureKind.Unreachable, $"no glusterd server answered: {string.Join("; ", problems)}");
+        throw new OperationException(FailureKind.Unreachable, write
+            ? $"cannot change the volume: glusterd takes volume set only through its local socket, from a node of the storage pool ({string.Join("; ", problems)})"
+            : $"no glusterd server answered: {string.Join("; ", problems)}");
     }
 }

@@ -45,6 +45,10 @@ public abstract class GlusterLab : IDisposable
     /// <summary>Where node <paramref name="node"/> keeps its bricks (one directory per brick).</summary>
     public string BrickDirectory(int node) => Path.Combine(_state, $"g{node}", "brick");
 
+    /// <summary>Node <paramref name="node"/>'s glusterd management socket, the only way to change a
+    /// volume (over the network glusterd is read-only); a path every namespace of the machine sees.</summary>
+    public string ManagementSocket(int node) => Path.Combine(_state, $"g{node}", "run", "gluster", "glusterd.socket");
+
     public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
     public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));
     public void Resume(int node) => Sh.Ok(Lab("resume", node.ToString()));

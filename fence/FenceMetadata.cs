@@ -53,6 +53,10 @@ public static class FenceMetadata
     }
 
     /// <summary>As fencing.py marks them: the action always (pacemaker-fenced supplies it), and what the agent requires.</summary>
+    /// <summary>The parameter's facts, with "required" as the agent declares the option (a plug or an
+    /// address the agent cannot work without is required there, whatever the shared parameter says).</summary>
+    private static IEnumerable<string> Facts(FenceOption o) => o.Parameter.Facts().Skip(1).Prepend(o.IsRequired ? "required" : "optional");
+
     private static bool Required(FenceOption o) => o == StandardOptions.Action || o.IsRequired;
 
     private static string E(string text) => KvmOcf.Core.Xml.Escape(text);
@@ -62,7 +66,7 @@ public static class FenceMetadata
         var sb = new StringBuilder($"{agent.Name} - {agent.ShortDescription}\n\nUsage: {agent.Name} [options]  (or the options as name=value lines on stdin)\n\nOptions:\n");
         foreach (var o in agent.Options)
             sb.Append("  ").Append(o.Getopt.PadRight(34)).Append(' ').Append(o.Parameter.ShortDescription)
-              .Append(" [").AppendJoin("; ", o.Parameter.Facts()).Append("]\n");
+              .Append(" [").AppendJoin("; ", Facts(o)).Append("]\n");
         sb.Append("\nActions: ").AppendJoin(", ", Actions(agent)).Append('\n');
         return sb.ToString();
     }
@@ -75,7 +79,7 @@ public static class FenceMetadata
         sb.Append(".SH PARAMETERS\n");
         foreach (var o in agent.Options)
             sb.Append(".TP\n").Append($"\\fB{Roff(o.Getopt)}\\fR\n").Append(Roff(o.Parameter.ShortDescription))
-              .Append($" ({Roff(string.Join("; ", o.Parameter.Facts()))}). On stdin: {Roff(o.Name)}=value.\n");
+              .Append($" ({Roff(string.Join("; ", Facts(o)))}). On stdin: {Roff(o.Name)}=value.\n");
         sb.Append(".SH ACTIONS\n");
         foreach (var a in Actions(agent)) sb.Append(".TP\n").Append($"\\fB{Roff(a)}\\fR\n");
         sb.Append(".SH EXIT STATUS\n0: done (status: on); 2: status off; 1: anything else, a state not confirmed included.\n");

@@ -55,11 +55,16 @@ public sealed class FenceGlusterTests : IDisposable
     }
 
     private string Client => _lab.Address(100);
+
+    /// <summary>The storage node whose glusterd the agent changes the volume through (glusterd takes
+    /// volume set only on its local socket): the agent runs "on" that node.</summary>
+    private int _fencer = 1;
     private string Servers => string.Join(' ', Enumerable.Range(1, _lab.NodeCount).Select(_lab.Server));
 
     private ToolResult Fence(string action, params (string, string)[] more)
     {
-        (string, string)[] options = [("action", action), ("plug", Client), ("volumes", _lab.Volume), ("servers", Servers), ("gluster_timeout", "5")];
+        (string, string)[] options = [("action", action), ("plug", Client), ("volumes", _lab.Volume), ("servers", Servers), ("gluster_timeout", "5"),
+            ("glusterd_socket", _lab.ManagementSocket(_fencer))];
         // the agent runs where it reaches glusterd: on another "node" of the lab's network
         var r = FenceAgentRun.Stdin(Agent, [.. options, .. more], _lab.ClientPrefix, TimeSpan.FromSeconds(60));
         _output.WriteLine($"{action}: exit {r.ExitCode} in {r.Elapsed.TotalSeconds:0.0}s: {r.StandardOutput.Trim()} {r.StandardError.Trim()}");
@@ -139,6 +144,7 @@ public sealed class FenceGlusterTests : IDisposable
     public void Fencing_works_while_the_first_servers_glusterd_is_dead()
     {
         _lab.KillGlusterd(1);
+        _fencer = 2;
         FenceAndUnfence();
         var list = Fence("list-status");
         Assert.Equal(0, list.ExitCode);

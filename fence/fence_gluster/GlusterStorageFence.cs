@@ -32,7 +32,7 @@ public sealed class GlusterStorageFence : FenceAgent
 
     public static readonly StringParameter GlusterdSocket = new("glusterd_socket")
     {
-        Default = "/var/run/gluster/glusterd.socket",
+        Default = "/var/run/glusterd.socket",
         ShortDescription = "The management socket of the glusterd on this node (a member of the trusted storage pool)",
         LongDescription = "glusterd sets volume options (auth.reject) only for a CLI on its own socket; over the network it is read-only. " +
             "Run fence_gluster on nodes of the storage pool (a hyperconverged cluster); servers are asked only to read.",

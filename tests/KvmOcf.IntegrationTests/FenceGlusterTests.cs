@@ -154,8 +154,9 @@ public sealed class FenceGlusterTests : IDisposable
     [Fact]
     public void No_server_answering_is_a_clear_failure_and_never_off()
     {
-        var status = Fence("status", ("servers", "10.92.0.251 10.92.0.252"), ("gluster_timeout", "2"));
-        FenceAgentRun.AssertCleanFailure(status, "no glusterd server answered: 10.92.0.251");
+        var status = Fence("status", ("servers", "10.92.0.251 10.92.0.252"), ("gluster_timeout", "2"),
+            ("glusterd_socket", "/run/kvmocf-no-glusterd.socket"));
+        FenceAgentRun.AssertCleanFailure(status, "no glusterd server answered: no glusterd socket /run/kvmocf-no-glusterd.socket; 10.92.0.251 did not answer; 10.92.0.252 did not answer");
         Assert.True(status.Elapsed < TimeSpan.FromSeconds(10), $"took {status.Elapsed.TotalSeconds:0.0}s");
         FenceAgentRun.AssertCleanFailure(Fence("status", ("volumes", "kvmocf-no-such-volume")), "kvmocf-no-such-volume");
     }

@@ -47,7 +47,7 @@ public abstract class GlusterLab : IDisposable
 
     /// <summary>Node <paramref name="node"/>'s glusterd management socket, the only way to change a
     /// volume (over the network glusterd is read-only); a path every namespace of the machine sees.</summary>
-    public string ManagementSocket(int node) => Path.Combine(_state, $"g{node}", "run", "gluster", "glusterd.socket");
+    public string ManagementSocket(int node) => Path.Combine(_state, $"g{node}", "run", "glusterd.socket");
 
     public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
     public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));

@@ -26,7 +26,9 @@ public sealed class FenceContext
     /// <summary>The option's value, or its default; an invalid value ends the action (exit 1, named).</summary>
     public T Get<T>(Parameter<T> parameter)
     {
-        if (_input[Declared(parameter)] is not { Length: > 0 } text) return parameter.Default;
+        // an option the agent does not declare (method for a device without power cycles …) is its default
+        if (Agent.Options.FirstOrDefault(o => o.Parameter == parameter) is not { } option || _input[option] is not { Length: > 0 } text)
+            return parameter.Default;
         if (parameter.Problem(text) is { } problem || !parameter.TryParse(text, out var value, out problem))
             throw new FenceUsageException(Describe(parameter, text, problem));
         return value;
@@ -35,9 +37,6 @@ public sealed class FenceContext
     public T Get<T>(FenceOption option) => Get((Parameter<T>)option.Parameter);
     public string Text(FenceOption option) => Get((Parameter<string>)option.Parameter);
     public bool IsSet(FenceOption option) => _input[option] is { Length: > 0 };
-
-    private FenceOption Declared(Parameter parameter) =>
-        Agent.Options.FirstOrDefault(o => o.Parameter == parameter) ?? throw new InvalidOperationException($"{parameter.Name} is not an option of {Agent.Name}");
 
     /// <summary>The first problem of any value given, or null.</summary>
     internal string? InvalidValue() =>

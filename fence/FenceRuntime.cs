@@ -175,7 +175,7 @@ public static class FenceRuntime
     /// <summary>One plug's state as on, off or unknown (a missing plug is off only with missing_as_off).</summary>
     private static (PowerState State, string Why) PlugStatus(FenceContext ctx, string plug)
     {
-        bool missingAsOff = ctx.Agent.Has(MissingAsOff) && ctx.Get<bool>(MissingAsOff);
+        bool missingAsOff = ctx.Get<bool>(MissingAsOff);
         return ctx.Agent.Status(ctx, plug) switch
         {
             PowerState.Unknown => (PowerState.Unknown, $"the device cannot tell the state of {Named(plug)}"),

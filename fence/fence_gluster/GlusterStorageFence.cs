@@ -3,8 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace KvmOcf.Fence.Gluster;
 
 /// <summary>fence_gluster — storage fencing of a node on GlusterFS volumes: the node's addresses go
-/// into each volume's <c>auth.reject</c>, and glusterd drops its connections at once (its guests'
-/// I/O fails; it is not rebooted: fabric fencing). "on" takes them out again (unfencing, which
+/// into each volume's <c>auth.reject</c>, and every brick whose glusterd takes the change drops the
+/// node's connections at once (its guests' I/O fails; it is not rebooted: fabric fencing). The node's
+/// FUSE client then fails to authenticate again, shuts down and unmounts: after unfencing the volume
+/// must be mounted again (GlusterMount's monitor finds it gone and pacemaker recovers it). "on" takes them out again (unfencing, which
 /// pacemaker runs by itself when the node rejoins). Status is read from the volumes' options, so it
 /// works when the fenced node — and its own glusterd — is gone; list shows the clients the bricks see.
 /// glusterd changes a volume only for a CLI on its own management socket: over the network
@@ -50,10 +52,12 @@ public sealed class GlusterStorageFence : FenceAgent
     public override string ShortDescription => "Storage fencing for GlusterFS: cuts a node off volumes with auth.reject";
     public override string LongDescription =>
         "fence_gluster fences a node at the storage: its addresses (the plug, e.g. from pcmk_host_map=\"node1:10.0.0.1,10.1.0.1\") " +
-        "are added to the auth.reject option of every volume listed, and glusterd drops the node's connections at once. This is " +
-        "fabric fencing: the node is not rebooted, it only loses its storage; its guests stop at their next I/O. \"on\" removes " +
-        "the addresses again (unfencing; pacemaker runs it when the node rejoins, and resources using the storage should have " +
-        "requires=unfencing). Use it as a second level after power fencing.";
+        "are added to the auth.reject option of every volume listed; the bricks drop the node's connections at once and its FUSE " +
+        "mounts of the volumes shut down. This is fabric fencing: the node is not rebooted, it only loses its storage; its guests " +
+        "fail at their next I/O. \"on\" removes the addresses again (unfencing: pacemaker runs it when the node rejoins, if the " +
+        "device has meta provides=unfencing); the node then mounts the volumes again (pacemaker recovers a GlusterMount resource). " +
+        "A brick whose glusterd is down does not see the change: keep client quorum (cluster.quorum-type auto, the default for " +
+        "replica 3), so that the majority of bricks cuts the node off. Use it as a second level after power fencing.";
 
     public override bool Reboots => false;
     public override bool UnfencesAutomatically => true;
@@ -151,7 +155,8 @@ public sealed class GlusterStorageFence : FenceAgent
             if (run is null) { problems.Add($"{server} did not answer"); continue; }
             if (Answer(run, xml: command[^1] == "--xml") is not { } said) return run.StandardOutput;
             // a volume the server does not know is an answer, not a server to skip
-            if (said.Contains("does not exist", StringComparison.Ordinal)) throw new OperationException(FailureKind.Failed, $"{server}: {said}");
+            if (said.Contains("does not exist", StringComparison.Ordinal))
+                throw new OperationException(FailureKind.Failed, $"{server}: {said} (gluster {string.Join(' ', command.Where(a => a != "--xml"))})");
             problems.Add($"{server}: {OneLine.Of(said, 150)}");
         }
         throw new OperationException(FailureKind.Unreachable, write

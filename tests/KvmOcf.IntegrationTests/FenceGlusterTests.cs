@@ -24,11 +24,15 @@ public sealed class FenceGlusterTests : IDisposable
         (_lab, _output) = (lab, output);
         Reset();
         Sh.Ok(lab.Lab("mount", lab.Volume, _mount, lab.Client));
-        // one line per write: "<epoch seconds> ok" or "<epoch seconds> FAIL <why>"
+        // one line per write: "<epoch seconds> ok" or "<epoch seconds> FAIL <why>"; each write appends its
+        // timestamp to the file on the volume, so the bricks tell which writes reached the volume. A
+        // client cut off by auth.reject shuts down and unmounts: the writer then refuses to write into the
+        // bare directory (qemu, holding its image open, would get errors the same way).
         _writer = new BackgroundProcess("/", "bash", "-c", """
             while :; do
               t=$(date +%s.%N)
-              if err=$(timeout 3 dd if=/dev/zero of="$1/fence-writer" bs=4k count=1 oflag=append conv=notrunc,fsync status=none 2>&1); then
+              if ! mountpoint -q "$1"; then echo "$t FAIL not mounted"
+              elif err=$(echo "$t" | timeout 3 dd of="$1/fence-writer" oflag=append conv=notrunc,fsync status=none 2>&1); then
                 echo "$t ok"; else echo "$t FAIL $(echo $err | tr '\n' ' ')"; fi >> "$2"
               sleep 0.2
             done
@@ -43,6 +47,7 @@ public sealed class FenceGlusterTests : IDisposable
         Sh.Run("umount", "-l", _mount);
         foreach (var pid in FuseClients()) Sh.Run("kill", "-KILL", pid.ToString());
         try { Directory.Delete(_mount); } catch (IOException) { }
+        foreach (var copy in BrickCopies()) File.Delete(copy);
         File.Delete(_log);
     }
 
@@ -102,8 +107,20 @@ public sealed class FenceGlusterTests : IDisposable
                 catch (IOException) { return false; }
             }).ToList();
 
-    /// <summary>Off: the client loses the volume (its writes fail and keep failing), on: it gets it
-    /// back. Prints how long after the auth.reject the client's last write still succeeded.</summary>
+    /// <summary>The copies of the writer's file in the bricks of every storage node.</summary>
+    private IEnumerable<string> BrickCopies() =>
+        Enumerable.Range(1, _lab.NodeCount).Select(_lab.BrickDirectory).Where(Directory.Exists)
+            .SelectMany(d => Directory.GetDirectories(d)).Select(b => Path.Combine(b, "fence-writer")).Where(File.Exists);
+
+    /// <summary>The latest write that reached the volume: the newest timestamp in any brick's copy.</summary>
+    private double LastWriteOnTheVolume() =>
+        BrickCopies().SelectMany(File.ReadAllLines)
+            .Select(l => double.TryParse(l.Trim(), CultureInfo.InvariantCulture, out var t) ? t : 0).DefaultIfEmpty(0).Max();
+
+    /// <summary>Off: the client loses the volume — its writes fail and none reaches any brick after the
+    /// fence took effect, and its FUSE client gives up (AUTH_FAILED) and unmounts. On: the node may mount
+    /// the volume again and writes reach it. Prints how long after the agent started the client's last
+    /// write landed.</summary>
     private void FenceAndUnfence()
     {
         AssertOutcome(Fence("status"), 0, "Status: ON");
@@ -115,20 +132,30 @@ public sealed class FenceGlusterTests : IDisposable
         Assert.True(Sh.Eventually(() => Writes().Any(w => w.At > fencedAt && !w.Ok), TimeSpan.FromSeconds(30)),
             "the fenced client still writes: " + Tail());
         var firstFailure = Writes().First(w => w.At > fencedAt && !w.Ok).At;
-        Thread.Sleep(3000);
+        Assert.True(Sh.Eventually(() => FuseClients().Count == 0, TimeSpan.FromSeconds(30)), "the fenced client's FUSE process is still there");
+        Thread.Sleep(2000);
         var after = Writes().Where(w => w.At >= firstFailure).ToList();
         Assert.True(after.Count >= 5 && after.All(w => !w.Ok), "a write succeeded after the client was cut off: " + Tail());
-        var lastOk = Writes().Where(w => w.At > fencedAt && w.Ok).Select(w => w.At).DefaultIfEmpty(fencedAt).Max();
-        _output.WriteLine($"fence_gluster off: ran {off.Elapsed.TotalSeconds:0.00}s; last successful write {lastOk - fencedAt:0.00}s after " +
-            $"the agent started, first failed write after {firstFailure - fencedAt:0.00}s ({after.First().Line})");
+        var landed = LastWriteOnTheVolume();
+        Assert.True(landed < firstFailure, $"a write of {landed:0.000} reached the volume after the first failure at {firstFailure:0.000}");
+        _output.WriteLine($"fence_gluster off: ran {off.Elapsed.TotalSeconds:0.00}s; the client's last write on the volume {landed - fencedAt:0.00}s after " +
+            $"the agent started, its first failed write after {firstFailure - fencedAt:0.00}s ({after.First().Line})");
+
+        // while fenced, the node cannot mount the volume again
+        Sh.Run(_lab.Lab("mount", _lab.Volume, _mount, _lab.Client), TimeSpan.FromSeconds(60));
+        Assert.True(Sh.Eventually(() => !Mounted(), TimeSpan.FromSeconds(15)), "the fenced node mounted the volume again");
 
         var unfencedAt = Now();
         AssertOutcome(Fence("on"), 0, "Success: Powered ON");
         AssertOutcome(Fence("status"), 0, "Status: ON");
-        Assert.True(Sh.Eventually(() => Writes().Any(w => w.At > unfencedAt && w.Ok), TimeSpan.FromSeconds(60)),
-            "the client did not get the volume back: " + Tail());
-        _output.WriteLine($"fence_gluster on: first successful write {Writes().First(w => w.At > unfencedAt && w.Ok).At - unfencedAt:0.00}s after the agent started");
+        Sh.Run("umount", "-l", _mount);
+        Sh.Ok(_lab.Lab("mount", _lab.Volume, _mount, _lab.Client), TimeSpan.FromSeconds(60));
+        Assert.True(Sh.Eventually(() => Writes().Any(w => w.At > unfencedAt && w.Ok) && LastWriteOnTheVolume() > unfencedAt, TimeSpan.FromSeconds(60)),
+            "the unfenced node's writes do not reach the volume: " + Tail());
+        _output.WriteLine($"fence_gluster on, mounted again: first write on the volume {Writes().First(w => w.At > unfencedAt && w.Ok).At - unfencedAt:0.00}s after the agent started");
     }
+
+    private bool Mounted() => File.ReadAllLines("/proc/self/mounts").Any(l => l.Split(' ')[1] == _mount);
 
     [Fact]
     public void Off_cuts_the_client_off_the_volume_and_on_gives_it_back()

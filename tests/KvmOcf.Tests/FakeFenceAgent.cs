@@ -27,7 +27,10 @@ internal sealed class FakeFenceAgent : FenceAgent
     /// <summary>Declares plug as required (<c>Plug with { Required = true }</c>), as a fabric fencing agent does.</summary>
     public bool PlugRequired { get; init; }
 
-    public override IReadOnlyList<FenceOption> Options =>
+    /// <summary>Declares only the common options and the plug (no method, separator, missing_as_off …).</summary>
+    public bool Minimal { get; init; }
+
+    public override IReadOnlyList<FenceOption> Options => Minimal ? [.. StandardOptions.Common, StandardOptions.Plug] :
     [
         .. StandardOptions.Common, PlugRequired ? StandardOptions.Plug with { Required = true } : StandardOptions.Plug, StandardOptions.PlugSeparator, StandardOptions.Ip, StandardOptions.Username,
         StandardOptions.Password, StandardOptions.PasswordScript, StandardOptions.Method, StandardOptions.Separator, StandardOptions.MissingAsOff,

@@ -185,6 +185,22 @@ public class FenceRuntimeTests
         Assert.Equal(2, Run(device, "action=status\nplug=vm1;vm2\nplug_separator=;\n").Code);
     }
 
+    [Theory]
+    [InlineData("status", 0)]
+    [InlineData("off", 0)]
+    [InlineData("on", 0)]
+    [InlineData("reboot", 0)]
+    [InlineData("list", 0)]
+    [InlineData("list-status", 0)]
+    [InlineData("monitor", 0)]
+    public void Options_an_agent_does_not_declare_take_their_defaults(string action, int code)
+    {
+        // the runtime reads method, separator and missing_as_off; an agent without them must still work
+        var run = Run(new FakeFenceAgent { Minimal = true }, $"action={action}\nplug=vm1\n");
+        Assert.True(run.Code == code, $"{action}: exit {run.Code}: {run.Stderr}");
+        Assert.DoesNotContain("internal error", run.Stderr);
+    }
+
     [Fact]
     public void List_and_list_status_print_what_pacemaker_parses()
     {

@@ -49,7 +49,8 @@ public sealed class FenceLab : IDisposable
         // glusterd changes a volume only for a CLI on its local socket: a hyperconverged node has its own
         // glusterd; the lab's nodes have none and use storage node 1's (a path all namespaces see)
         Create(Gluster, "fence_gluster", $"volumes={gluster.Volume}", $"servers={string.Join(' ', Enumerable.Range(1, gluster.NodeCount).Select(gluster.Server))}",
-            $"glusterd_socket={gluster.ManagementSocket(1)}", "pcmk_host_map=" + string.Join(';', KvmCluster.Nodes.Select(n => $"{n}:{GlusterAddress(n)}")));
+            $"glusterd_socket={gluster.ManagementSocket(1)}", "pcmk_host_map=" + string.Join(';', KvmCluster.Nodes.Select(n => $"{n}:{GlusterAddress(n)}")),
+            "meta", "provides=unfencing");   // without it the scheduler never unfences (the metadata's automatic "on" is for the fencer)
         foreach (var node in KvmCluster.Nodes)
         {
             Pcs("stonith", "level", "add", "1", node, Bmc(node));

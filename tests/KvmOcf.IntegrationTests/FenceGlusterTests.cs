@@ -164,7 +164,7 @@ public sealed class FenceGlusterTests : IDisposable
         Assert.Equal(0, list.ExitCode);
         Assert.Contains($"{Client},{Client}", list.StandardOutput.Split('\n'));
         FenceAndUnfence();
-        Assert.Equal("(null)", AuthReject());
+        Assert.StartsWith("(null)", AuthReject());   // reset, not an empty list
     }
 
     [Fact]

@@ -73,7 +73,7 @@ public sealed class KvmCluster : IDisposable
     public void FreezeLibvirt(string node) => Sh.Ok("kill", "-STOP", LibvirtdPid(node));
     public void ThawLibvirt(string node) => Sh.Run("kill", "-CONT", LibvirtdPid(node));
     /// <summary>libvirt's URI of the node's libvirtd over TCP, as another host reaches it.</summary>
-    public static string TcpUri(string node) => $"qemu+tcp://10.78.0.{Array.IndexOf(Nodes, node) + 1}/system";
+    public static string TcpUri(string node) => $"qemu+tcp://{Address(Array.IndexOf(Nodes, node) + 1)}/system";
     public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
 
     /// <summary>The cluster's tools as run on <paramref name="node"/>.</summary>

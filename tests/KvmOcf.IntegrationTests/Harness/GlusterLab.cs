@@ -104,7 +104,14 @@ public abstract class GlusterLab : IDisposable
     public bool GlusterdRunning(int node) =>
         int.TryParse(File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim(), out var pid) && Daemons.IsAlive(pid);
 
-    public void RestartGlusterd(int node) => Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+    /// <summary>Starts node <paramref name="node"/>'s glusterd again and waits until it has taken the
+    /// volume over from its peers (until then it answers "Volume … is not started").</summary>
+    public void RestartGlusterd(int node)
+    {
+        Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+        if (!Sh.Eventually(() => Sh.Run(Lab("gl", node.ToString(), "volume", "info", Volume)).StandardOutput.Contains("Status: Started"), TimeSpan.FromSeconds(60)))
+            throw new InvalidOperationException($"glusterd of node {node} does not report {Volume} started");
+    }
 
     public void StartGlusterd()
     {

@@ -74,6 +74,31 @@ public sealed unsafe class Hypervisor : IDisposable
         return e.ErrorCode == LibvirtNative.ERR_NO_DOMAIN ? null : throw e;
     });
 
+    /// <summary>Every domain this hypervisor knows, running or not: name, UUID and state.</summary>
+    public List<(string Name, string Uuid, DomainState State)> ListDomains(Deadline deadline) => Bounded("listing domains", deadline, () =>
+    {
+        nint* handles;
+        int count = Check(LibvirtNative.ConnectListAllDomains(_conn, &handles, 0), "listing domains");
+        var domains = new List<(string, string, DomainState)>(count);
+        byte* uuid = stackalloc byte[37];
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                int state, reason;
+                var name = LibvirtNative.PeekString(LibvirtNative.DomainGetName(handles[i])) ?? "?";
+                var id = LibvirtNative.DomainGetUuidString(handles[i], uuid) == 0 ? LibvirtNative.PeekString(uuid) ?? "" : "";
+                domains.Add((name, id, LibvirtNative.DomainGetState(handles[i], &state, &reason, 0) == 0 ? (DomainState)state : DomainState.NoState));
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++) LibvirtNative.DomainFree(handles[i]);
+            LibvirtNative.Free(handles);
+        }
+        return domains;
+    });
+
     /// <summary>Starts a transient domain from XML.</summary>
     public Domain CreateXml(string xml, DomainId id, Deadline deadline) =>
         new(this, Bounded($"starting domain {id}", deadline, () => Check(LibvirtNative.DomainCreateXml(_conn, xml, 0), $"starting domain {id}")), id);

@@ -160,6 +160,15 @@ public static unsafe partial class LibvirtNative
     [LibraryImport(Lib, EntryPoint = "virStoragePoolFree")]
     public static partial int StoragePoolFree(nint pool);
 
+    [LibraryImport(Lib, EntryPoint = "virConnectListAllDomains")]
+    public static partial int ConnectListAllDomains(nint conn, nint** domains, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "virDomainGetName")]
+    public static partial byte* DomainGetName(nint dom);
+
+    [LibraryImport(Lib, EntryPoint = "virDomainGetUUIDString")]
+    public static partial int DomainGetUuidString(nint dom, byte* buffer);
+
     [LibraryImport(Lib, EntryPoint = "virConnectListAllStoragePools")]
     public static partial int ConnectListAllStoragePools(nint conn, nint** pools, uint flags);
 

@@ -239,15 +239,20 @@ public sealed class TimeParameter(string name) : Parameter<TimeSpan>(name, TimeS
         return problem.Length == 0;
     }
 
+    /// <summary>A whole or decimal number with an optional unit ("30s", "500ms", "2min"; plain
+    /// seconds, "0.2" too, as fencing.py's second-typed options take them).</summary>
     public static bool TryParseDuration(string text, out TimeSpan value)
     {
         value = TimeSpan.Zero;
         var t = text.Trim();
         int digits = 0;
         while (digits < t.Length && char.IsAsciiDigit(t[digits])) digits++;
-        if (digits == 0 || digits > 15) return false;
-        long n = long.Parse(t.AsSpan(0, digits), CultureInfo.InvariantCulture);
-        long msPerUnit = t[digits..].Trim().ToLowerInvariant() switch
+        int end = digits;
+        if (end < t.Length && t[end] == '.')
+            for (end++; end < t.Length && char.IsAsciiDigit(t[end]); end++) { }
+        if (digits == 0 || digits > 15 || end - digits == 1 || end - digits > 10) return false;
+        decimal n = decimal.Parse(t.AsSpan(0, end), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+        long msPerUnit = t[end..].Trim().ToLowerInvariant() switch
         {
             "" or "s" or "sec" => 1000,
             "ms" or "msec" => 1,
@@ -255,8 +260,8 @@ public sealed class TimeParameter(string name) : Parameter<TimeSpan>(name, TimeS
             "h" or "hr" => 3_600_000,
             _ => 0,
         };
-        if (msPerUnit == 0 || n > TimeSpan.MaxValue.TotalMilliseconds / msPerUnit / 2) return false;
-        value = TimeSpan.FromMilliseconds(n * msPerUnit);
+        if (msPerUnit == 0 || n > (decimal)(TimeSpan.MaxValue.TotalMilliseconds / msPerUnit / 2)) return false;
+        value = TimeSpan.FromMilliseconds((double)Math.Round(n * msPerUnit));
         return true;
     }
 

@@ -43,6 +43,13 @@ public sealed class RpmTests : IDisposable
             Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(agent));
             Assert.Equal(0, Sh.Run(agent, "meta-data").ExitCode);   // the installed binary runs
         }
+        foreach (var agent in new[] { "fence_kvm", "fence_bmc", "fence_gluster" })
+        {
+            var installed = Path.Combine(_scratch, "usr/sbin", agent);
+            Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(installed));
+            Assert.Contains($"<resource-agent name=\"{agent}\"", Sh.Ok(installed, "-o", "metadata").StandardOutput);
+            Assert.True(File.Exists(Path.Combine(_scratch, "usr/share/man/man8", agent + ".8")), agent + ".8");
+        }
         Assert.True(File.Exists(Path.Combine(_scratch, "usr/share/doc/kvmocf/README.md")));
     }
 }

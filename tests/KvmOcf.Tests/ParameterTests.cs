@@ -41,6 +41,12 @@ public class ParameterTests
         { "wait", "-5s", 6, "is not a time" },
         { "wait", "5 parsecs", 6, "is not a time" },
         { "wait", "99999999999999999999s", 6, "is not a time" },
+        { "wait", "0.2", 0, null },                                   // decimal seconds, as fencing.py takes them
+        { "wait", "1.5min", 0, null },
+        { "wait", "1.", 6, "is not a time" },
+        { "wait", ".5", 6, "is not a time" },
+        { "wait", "1.2.3", 6, "is not a time" },
+        { "wait", "0.00000000001", 6, "is not a time" },
         { "path", "relative/dir", 6, "is not an absolute path" },
         { "path", "/tmp/a\nb", 6, "contains control characters" },
         { "path", "/" + new string('a', 5000), 6, "at most 4096 are allowed" },

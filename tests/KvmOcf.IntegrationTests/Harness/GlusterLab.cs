@@ -45,6 +45,10 @@ public abstract class GlusterLab : IDisposable
     /// <summary>Where node <paramref name="node"/> keeps its bricks (one directory per brick).</summary>
     public string BrickDirectory(int node) => Path.Combine(_state, $"g{node}", "brick");
 
+    /// <summary>Node <paramref name="node"/>'s glusterd management socket, the only way to change a
+    /// volume (over the network glusterd is read-only); a path every namespace of the machine sees.</summary>
+    public string ManagementSocket(int node) => Path.Combine(_state, $"g{node}", "run", "glusterd.socket");
+
     public void KillBricks(int node) => Sh.Ok(Lab("killbricks", node.ToString()));
     public void Suspend(int node) => Sh.Ok(Lab("suspend", node.ToString()));
     public void Resume(int node) => Sh.Ok(Lab("resume", node.ToString()));
@@ -91,6 +95,22 @@ public abstract class GlusterLab : IDisposable
     {
         foreach (var node in Nodes)
             Sh.Run("kill", "-STOP", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
+    }
+
+    /// <summary>Kills glusterd on one node (its bricks keep serving); <see cref="RestartGlusterd"/> undoes it.</summary>
+    public void KillGlusterd(int node) =>
+        Sh.Run("kill", "-KILL", File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim());
+
+    public bool GlusterdRunning(int node) =>
+        int.TryParse(File.ReadAllText(Path.Combine(_state, $"g{node}", "glusterd.pid")).Trim(), out var pid) && Daemons.IsAlive(pid);
+
+    /// <summary>Starts node <paramref name="node"/>'s glusterd again and waits until it has taken the
+    /// volume over from its peers (until then it answers "Volume … is not started").</summary>
+    public void RestartGlusterd(int node)
+    {
+        Sh.Ok(Lab("restart-glusterd", node.ToString()), TimeSpan.FromSeconds(60));
+        if (!Sh.Eventually(() => Sh.Run(Lab("gl", node.ToString(), "volume", "info", Volume)).StandardOutput.Contains("Status: Started"), TimeSpan.FromSeconds(60)))
+            throw new InvalidOperationException($"glusterd of node {node} does not report {Volume} started");
     }
 
     public void StartGlusterd()

@@ -55,6 +55,25 @@ public sealed class KvmCluster : IDisposable
     /// <summary>Restarts the node's libvirtd (with a virtlockd), which re-reads /etc/libvirt/qemu.conf.</summary>
     public void RestartLibvirt(string node) => Sh.Ok(Lab("restart-libvirt", node), TimeSpan.FromMinutes(1));
     public void StartNode(string node) => Sh.Ok(Lab("node-start", node));
+    private string LibvirtdPid(string node) => File.ReadAllText(Path.Combine(_state, "nodes", node, "libvirtd.pid")).Trim();
+
+    /// <summary>Stops the node's libvirtd (its guests keep running, as after a libvirtd crash).</summary>
+    public void StopLibvirt(string node)
+    {
+        var pid = int.Parse(LibvirtdPid(node));
+        Sh.Run("kill", "-CONT", pid.ToString());
+        Sh.Run("kill", "-TERM", pid.ToString());
+        if (!Sh.Eventually(() => !Daemons.IsAlive(pid), TimeSpan.FromSeconds(20))) Sh.Run("kill", "-KILL", pid.ToString());
+    }
+
+    /// <summary>Starts the node's libvirtd again (restart-libvirt starts one that is not running).</summary>
+    public void StartLibvirt(string node) => RestartLibvirt(node);
+
+    /// <summary>SIGSTOPs the node's libvirtd: connections are accepted and never answered.</summary>
+    public void FreezeLibvirt(string node) => Sh.Ok("kill", "-STOP", LibvirtdPid(node));
+    public void ThawLibvirt(string node) => Sh.Run("kill", "-CONT", LibvirtdPid(node));
+    /// <summary>libvirt's URI of the node's libvirtd over TCP, as another host reaches it.</summary>
+    public static string TcpUri(string node) => $"qemu+tcp://{Address(Array.IndexOf(Nodes, node) + 1)}/system";
     public void WaitOnline(params string[] nodes) => Sh.Ok(Lab(["wait-online", .. nodes]), TimeSpan.FromMinutes(3));
 
     /// <summary>The cluster's tools as run on <paramref name="node"/>.</summary>
@@ -84,6 +103,34 @@ public sealed class KvmCluster : IDisposable
         }
     }
 
+    /// <summary>An address on the lab network: n1 is .1, n2 .2; BMCs take others.</summary>
+    public static string Address(int host) => $"10.78.0.{host}";
+
+    /// <summary>SIGSTOPs every process of the node (a hung host), or only those named <paramref name="process"/>
+    /// (corosync: the node stops answering the cluster while the rest of it runs on).</summary>
+    public void Freeze(string node, string? process = null) => Sh.Ok(Lab(["node-freeze", node, .. process is null ? [] : new[] { process }]));
+
+    /// <summary>The PIDs of the node's processes; none once it is powered off.</summary>
+    public List<int> ProcessesOf(string node) =>
+        Sh.Ok(Lab("node-pids", node)).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+
+    /// <summary>Starts the node's BMC: OpenIPMI's ipmi_sim speaking IPMI 2.0 (RMCP+) at
+    /// <paramref name="address"/>:623 on the lab network, user admin; its chassis is the node (power
+    /// off kills it, power on starts it). It runs outside the node, so it outlives it.</summary>
+    public void BmcUp(string node, string address, string password) =>
+        Sh.Ok(Cli.Wrap(_lab).WithArguments(["bmc-up", node, address])
+            .WithEnvironmentVariables(e => e.Set("KVMLAB_DIR", _state).Set("KVMLAB_BMC_PASSWORD", password)), TimeSpan.FromSeconds(30));
+
+    /// <summary>The node's BMC dies (its ipmi_sim killed, its address gone); the node runs on.</summary>
+    public void BmcDown(string node) => Sh.Ok(Lab("bmc-down", node));
+
+    public bool BmcRuns(string node) =>
+        Path.Combine(_state, "nodes", node, "bmc", "sim.pid") is var pid && File.Exists(pid) && Sh.Run("kill", "-0", File.ReadAllText(pid).Trim()).Succeeded;
+
+    /// <summary>What the node's BMC did to its chassis: a line "[kvmlab HH:MM:SS.mmm] NODE: chassis set power 0|1" per change.</summary>
+    public string ChassisLog(string node) =>
+        Path.Combine(_state, "nodes", node, "bmc", "chassis.log") is var log && File.Exists(log) ? File.ReadAllText(log) : "";
+
     public void Dispose()
     {
         Sh.Run(Lab("down"), TimeSpan.FromMinutes(3));
@@ -91,7 +138,8 @@ public sealed class KvmCluster : IDisposable
         {
             var d = Path.Combine(_state, "nodes", node);
             var logs = Directory.CreateDirectory(Path.Combine(Repo.Build, "test-logs", "kvmlab-" + node)).FullName;
-            foreach (var (from, name) in new[] { ("log-pacemaker/pacemaker.log", "pacemaker.log"), ("log-corosync/corosync.log", "corosync.log"), ("libvirtd.log", "libvirtd.log") })
+            foreach (var (from, name) in new[] { ("log-pacemaker/pacemaker.log", "pacemaker.log"), ("log-corosync/corosync.log", "corosync.log"), ("libvirtd.log", "libvirtd.log"),
+                         ("bmc/chassis.log", "bmc-chassis.log"), ("bmc/sim.out", "bmc-ipmi_sim.log") })
                 if (File.Exists(Path.Combine(d, from))) File.Copy(Path.Combine(d, from), Path.Combine(logs, name), overwrite: true);
         }
         Directory.Delete(_state, recursive: true);

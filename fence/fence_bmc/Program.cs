@@ -1,0 +1,4 @@
+using KvmOcf.Fence;
+using KvmOcf.Fence.Bmc;
+
+return FenceRuntime.Main(new BmcFence(), args);

@@ -1,0 +1,4 @@
+using KvmOcf.Fence;
+using KvmOcf.Fence.Kvm;
+
+return FenceRuntime.Main(new KvmGuestFence(), args);

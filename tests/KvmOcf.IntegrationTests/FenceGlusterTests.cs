@@ -56,6 +56,7 @@ public sealed class FenceGlusterTests : IDisposable
     {
         for (int node = 1; node <= _lab.NodeCount; node++)
             if (!_lab.GlusterdRunning(node)) _lab.RestartGlusterd(node);
+            else _lab.WaitVolumeServed(node);
         _lab.Gluster("volume", "reset", _lab.Volume, "auth.reject");
     }
 

@@ -22,7 +22,10 @@ internal sealed partial class DrbdResource
             if (Command.Find(tool) is null) return OcfResult.Installed($"{tool} is not installed (drbd-utils)");
         if (Kernel.Proc() is null && LoadModule() is { } notLoaded) return notLoaded;
         if (HostProblem(needModuleVersion: true) is { } problem) return problem;
-        var config = Config(out var why) ?? throw new OcfException(OcfExitCode.ErrInstalled, why);
+        // a configuration this node cannot read is "not installed" only while nothing of the resource
+        // is up here; with the resource up in the kernel it is an error pacemaker recovers with stop
+        if (Config(out var why) is not { } config)
+            return Status() is null ? OcfResult.Installed(why) : OcfResult.Generic($"{why}; {Name} is up in the kernel");
         var version = Kernel.Proc()?.Version ?? throw new OcfException(OcfExitCode.ErrInstalled, "the DRBD module went away");
 
         bool first = true, attachFailed = false;

@@ -21,32 +21,30 @@ public sealed class FenceBmcTests(IpmiBmc bmc, ITestOutputHelper output) : IClas
     private ToolResult Run(string action, params (string, string)[] more) =>
         FenceAgentRun.Stdin(Agent, [.. bmc.Options(action), .. more], timeout: TimeSpan.FromSeconds(60));
 
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
-
     [Fact]
     public void Status_off_on_and_reboot_switch_the_host_for_real()
     {
         bmc.Power(true);
-        var first = bmc.HostPid()!.Value;
+        var first = bmc.Host()!.Value;
         var status = Run("status");
         Assert.Equal((0, "Status: ON"), (status.ExitCode, status.StandardOutput.Trim()));
 
         var off = Run("off");
         Assert.Equal((0, "Success: Powered OFF"), (off.ExitCode, off.StandardOutput.Trim()));
-        Assert.Null(bmc.HostPid());
-        Assert.False(Alive(first), "the host process survived the power off");
+        Assert.Null(bmc.Host());
+        Assert.False(first.Alive, "the host process survived the power off");
         var offStatus = Run("status");
         Assert.Equal((2, "Status: OFF"), (offStatus.ExitCode, offStatus.StandardOutput.Trim()));
         Assert.Equal("Success: Already OFF", Run("off").StandardOutput.Trim());
 
         var on = Run("on");
         Assert.Equal((0, "Success: Powered ON"), (on.ExitCode, on.StandardOutput.Trim()));
-        var second = bmc.HostPid()!.Value;
+        var second = bmc.Host()!.Value;
 
         var reboot = Run("reboot");
         Assert.Equal((0, "Success: Rebooted"), (reboot.ExitCode, reboot.StandardOutput.Trim()));
-        Assert.False(Alive(second), "reboot left the old host process running");
-        Assert.NotEqual(second, bmc.HostPid()!.Value);
+        Assert.False(second.Alive, "reboot left the old host process running");
+        Assert.NotEqual(second, bmc.Host()!.Value);
         Assert.Equal(0, Run("monitor").ExitCode);
     }
 
@@ -54,11 +52,11 @@ public sealed class FenceBmcTests(IpmiBmc bmc, ITestOutputHelper output) : IClas
     public void A_power_cycle_is_seen_off_and_on_again()
     {
         bmc.Power(true);
-        var before = bmc.HostPid()!.Value;
+        var before = bmc.Host()!.Value;
         var cycle = Run("reboot", ("method", "cycle"));
         Assert.Equal((0, "Success: Rebooted"), (cycle.ExitCode, cycle.StandardOutput.Trim()));
-        Assert.False(Alive(before));
-        Assert.NotNull(bmc.HostPid());
+        Assert.False(before.Alive);
+        Assert.NotNull(bmc.Host());
         // ipmi_sim keeps the host off for 1 s: the agent waited for it to come back
         Assert.True(cycle.Elapsed > TimeSpan.FromSeconds(0.9), $"answered after {cycle.Elapsed.TotalSeconds:0.00}s");
         Assert.Matches(@"OFF killed pid=\d+\n[0-9.]+ ON pid=", string.Join('\n', bmc.ChassisLog().TakeLast(2)));
@@ -68,12 +66,12 @@ public sealed class FenceBmcTests(IpmiBmc bmc, ITestOutputHelper output) : IClas
     public void A_bmc_that_acknowledges_and_does_nothing_fails_every_power_change()
     {
         bmc.Power(true);
-        var host = bmc.HostPid()!.Value;
+        var host = bmc.Host()!.Value;
         Sh.Ok(Cli.Wrap(Path.Combine(Repo.Root, "tests/lab/ipmilab")).WithArguments(["stuck", bmc.Directory, "1"]));
         FenceAgentRun.AssertCleanFailure(Run("off", ("power_timeout", "2")), "could not confirm the power off: still ON after 2s");
         FenceAgentRun.AssertCleanFailure(Run("reboot", ("method", "cycle"), ("power_timeout", "2")),
             "could not confirm the power cycle of the device: never seen off (still ON after 2s)");
-        Assert.True(Alive(host));
+        Assert.True(host.Alive);
     }
 
     [Fact]
@@ -96,7 +94,7 @@ public sealed class FenceBmcTests(IpmiBmc bmc, ITestOutputHelper output) : IClas
     public async Task A_dead_bmc_fails_within_the_documented_time_and_the_password_is_on_no_command_line()
     {
         bmc.Power(true);
-        var host = bmc.HostPid()!.Value;
+        var host = bmc.Host()!.Value;
         bmc.KillBmc();
         var run = Task.Run(() => Run("off"));
         var ipmitools = new HashSet<int>();
@@ -128,7 +126,7 @@ public sealed class FenceBmcTests(IpmiBmc bmc, ITestOutputHelper output) : IClas
         FenceAgentRun.AssertCleanFailure(off, $"the BMC {IpmiBmc.Address} does not answer");
         Assert.DoesNotContain(IpmiBmc.Password, off.StandardOutput + off.StandardError);
         Assert.True(off.Elapsed < TimeSpan.FromSeconds(12), $"a dead BMC took {off.Elapsed.TotalSeconds:0.0}s");
-        Assert.True(Alive(host), "nothing may happen to the host");
+        Assert.True(host.Alive, "nothing may happen to the host");
         output.WriteLine($"dead BMC: off failed after {off.Elapsed.TotalSeconds:0.0}s: {off.StandardError.Trim()}");
     }
 

@@ -60,8 +60,6 @@ public sealed class FenceClusterTests : IClassFixture<FenceLab>, IDisposable
             .Select(m => (At: DateTime.Today + TimeSpan.ParseExact(m.Groups[1].Value, @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture), Change: m.Groups[2].Value))
             .Where(c => c.At >= since.AddMilliseconds(-1)).ToList();
 
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
-
     [Fact]
     public void The_agents_are_configured_and_answer_through_pacemaker_fenced()
     {
@@ -131,8 +129,8 @@ public sealed class FenceClusterTests : IClassFixture<FenceLab>, IDisposable
         clock.Restart();
         _cluster.WaitOnline("n1", victim);
         timings.Append($" (online {clock.Elapsed.TotalSeconds:0.0} s later)");
-        Assert.DoesNotContain(old, Alive);                                            // every process of before is gone
-        Assert.Contains(_cluster.ProcessesOf(victim), pid => !old.Contains(pid));     // and it runs again
+        Assert.DoesNotContain(old, p => p.Alive);                                            // every process of before is gone
+        Assert.Contains(_cluster.ProcessesOf(victim), p => !old.Contains(p));     // and it runs again
         var changes = ChassisChanges(victim, since).Select(c => c.Change).ToList();
         Assert.Equal(["power 0", "power 1"], changes);
         Assert.NotEmpty(Fenced(victim, "reboot"));
@@ -276,7 +274,7 @@ public sealed class FenceClusterTests : IClassFixture<FenceLab>, IDisposable
         var fence = Fenced(victim!, "reboot", survivor).First();
         Assert.Equal(survivor, (string?)fence.Attribute("delegate"));
         Assert.Equal(["power 0", "power 1"], ChassisChanges(victim!, timeline.Start).Select(c => c.Change));
-        Assert.DoesNotContain(old, Alive);                                             // the hung host was really powered off
+        Assert.DoesNotContain(old, p => p.Alive);                                             // the hung host was really powered off
         Assert.Single(d.QemuPids());
         Assert.False(_cluster.RunsOn(victim!, d));
         Assert.True(timeline.At($"fence of {victim} reported done (stonith_admin --history)") <= timeline.At($"guest runs in {survivor}'s libvirtd"));

@@ -81,6 +81,7 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         GuestOnTheVolume();
         Assert.Equal(0, Guest("start").Code);
         var qemu = Assert.Single(_guest.QemuPids());
+        var qemuProcess = HostProcess.Of(qemu)!.Value;
         Assert.NotEqual(new FileInfo("/proc/self/ns/mnt").LinkTarget,
             new FileInfo($"/proc/{qemu}/ns/mnt").LinkTarget);                       // libvirt's own namespace for qemu
 
@@ -88,7 +89,7 @@ public sealed class GuestStorageTests(LibvirtDaemon libvirt, GlusterThreeNodes g
         Assert.True(stop.Code == 0, stop.ToString());
         Assert.Contains($"to process {qemu} (qemu", stop.Stderr);
         Assert.False(_store.Mounted());
-        Assert.True(Sh.Eventually(() => !Directory.Exists($"/proc/{qemu}"), TimeSpan.FromSeconds(10)), "qemu still runs");
+        Assert.True(Sh.Eventually(() => !qemuProcess.Alive, TimeSpan.FromSeconds(10)), "qemu still runs");
     }
 
     private List<string> Console()

@@ -97,7 +97,7 @@ public sealed class FenceLab : IDisposable
         foreach (var node in KvmCluster.Nodes)
         {
             if (!cluster.BmcRuns(node)) cluster.BmcUp(node, BmcAddress(node), Password);
-            var pids = cluster.ProcessesOf(node);
+            var pids = cluster.ProcessesOf(node).Select(p => p.Pid).ToList();
             if (pids.Any(Stopped) || !pids.Any(p => Comm(p) == "corosync"))
             {
                 cluster.KillNode(node);

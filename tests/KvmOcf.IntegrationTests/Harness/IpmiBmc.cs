@@ -31,7 +31,7 @@ public sealed class IpmiBmc : IDisposable
     {
         var args = new List<string> { "start", Directory, "--user", User };
         if (Port > 0) args.AddRange(["--port", Port.ToString()]);
-        if (HostPid() is null) args.Add("--on");
+        if (Host() is null) args.Add("--on");
         var run = Sh.Ok(Lab(args.ToArray()), TimeSpan.FromSeconds(30));
         Port = int.Parse(run.StandardOutput.Trim());
     }
@@ -39,11 +39,11 @@ public sealed class IpmiBmc : IDisposable
     private Command Lab(params string[] arguments) =>
         Cli.Wrap(_lab).WithArguments(arguments).WithEnvironmentVariables(e => e.Set("IPMILAB_PASSWORD", Password));
 
-    /// <summary>The stand-in host's PID, or null when it is powered off.</summary>
-    public int? HostPid()
+    /// <summary>The stand-in host's process, or null when it is powered off.</summary>
+    public HostProcess? Host()
     {
         var r = Sh.Run(Lab("host-pid", Directory));
-        return r.Succeeded && int.TryParse(r.StandardOutput.Trim(), out var pid) ? pid : null;
+        return r.Succeeded && int.TryParse(r.StandardOutput.Trim(), out var pid) ? HostProcess.Of(pid) : null;
     }
 
     /// <summary>Powers the host on or off directly (as the chassis would), for a test's starting state.</summary>

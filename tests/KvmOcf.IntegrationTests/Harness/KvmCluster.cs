@@ -110,9 +110,10 @@ public sealed class KvmCluster : IDisposable
     /// (corosync: the node stops answering the cluster while the rest of it runs on).</summary>
     public void Freeze(string node, string? process = null) => Sh.Ok(Lab(["node-freeze", node, .. process is null ? [] : new[] { process }]));
 
-    /// <summary>The PIDs of the node's processes; none once it is powered off.</summary>
-    public List<int> ProcessesOf(string node) =>
-        Sh.Ok(Lab("node-pids", node)).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+    /// <summary>The node's processes; none once it is powered off.</summary>
+    public List<HostProcess> ProcessesOf(string node) =>
+        [.. Sh.Ok(Lab("node-pids", node)).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pid => HostProcess.Of(int.Parse(pid))).OfType<HostProcess>()];
 
     /// <summary>Starts the node's BMC: OpenIPMI's ipmi_sim speaking IPMI 2.0 (RMCP+) at
     /// <paramref name="address"/>:623 on the lab network, user admin; its chassis is the node (power

@@ -25,7 +25,7 @@ internal sealed partial class DrbdResource
         // a configuration this node cannot read is "not installed" only while nothing of the resource
         // is up here; with the resource up in the kernel it is an error pacemaker recovers with stop
         if (Config(out var why) is not { } config)
-            return Status() is null ? OcfResult.Installed(why) : OcfResult.Generic($"{why}; {Name} is up in the kernel");
+            return Status() is null ? OcfResult.Installed(why) : OcfResult.Generic($"{Name} is up in the kernel, but {why}");
         if (ConfigProblem(config) is { } misfit) return misfit;
         var version = Kernel.Proc()?.Version ?? throw new OcfException(OcfExitCode.ErrInstalled, "the DRBD module went away");
 

@@ -140,6 +140,14 @@ public sealed class MetaAttributes(OcfEnvironment env)
         ? new Notification(type.Trim(), this["notify_operation"]?.Trim() ?? "", this)
         : null;
 
+    /// <summary>The notification variables pacemaker also gives a clone's start, stop, promote and
+    /// demote (who is active, promoted, starting, stopping …, with no type or operation): the
+    /// notification for a notify action, else those, else null.</summary>
+    public Notification? NotificationData => Notification
+        ?? (new[] { "active", "inactive", "start", "stop", "promoted", "master", "unpromoted", "slave" }
+            .Any(set => Raw($"notify_{set}_resource") is not null || Raw($"notify_{set}_uname") is not null)
+            ? new Notification("", "", this) : null);
+
     internal string? Raw(string name) => env[Prefix + name];
 
     private TimeSpan? Milliseconds(string name)

@@ -21,11 +21,12 @@ internal sealed partial class DrbdResource
         foreach (var tool in new[] { "drbdadm", "drbdsetup" })
             if (Command.Find(tool) is null) return OcfResult.Installed($"{tool} is not installed (drbd-utils)");
         if (Kernel.Proc() is null && LoadModule() is { } notLoaded) return notLoaded;
-        if (HostProblem(needModuleVersion: true) is { } problem) return problem;
+        if (ToolsAndModuleProblem(needModuleVersion: true) is { } problem) return problem;
         // a configuration this node cannot read is "not installed" only while nothing of the resource
         // is up here; with the resource up in the kernel it is an error pacemaker recovers with stop
         if (Config(out var why) is not { } config)
-            return Status() is null ? OcfResult.Installed(why) : OcfResult.Generic($"{why}; {Name} is up in the kernel");
+            return Status() is null ? OcfResult.Installed(why) : OcfResult.Generic($"{Name} is up in the kernel, but {why}");
+        if (ConfigProblem(config) is { } misfit) return misfit;
         var version = Kernel.Proc()?.Version ?? throw new OcfException(OcfExitCode.ErrInstalled, "the DRBD module went away");
 
         bool first = true, attachFailed = false;
@@ -285,7 +286,8 @@ internal sealed partial class DrbdResource
     /// Primary (both Primary without a link is a split brain pacemaker and fencing must settle).</summary>
     private void MaybeOutdateSelf(bool primary)
     {
-        if (!ctx.Get(StopOutdatesSecondary) || ctx.Meta.Notification is not { } n) return;
+        // at stop: the notification variables pacemaker gives the stop itself (no notify_type there)
+        if (!ctx.Get(StopOutdatesSecondary) || ctx.Meta.NotificationData is not { } n) return;
         var host = OutdateBecauseOf(n, IsMe);
         if (host is null) return;
         if (primary)

@@ -179,7 +179,12 @@ internal sealed partial class DrbdResource
 
     /// <summary>What must hold on this host: the tools, a module of an acceptable version, the
     /// resource in the configuration; null when all is well.</summary>
-    private OcfResult? HostProblem(bool needModuleVersion)
+    private OcfResult? HostProblem(bool needModuleVersion) =>
+        ToolsAndModuleProblem(needModuleVersion)
+        ?? (Config(out var problem) is not { } config ? OcfResult.Installed(problem) : ConfigProblem(config));
+
+    /// <summary>The tools and the module (<see cref="HostProblem"/> without the configuration).</summary>
+    private OcfResult? ToolsAndModuleProblem(bool needModuleVersion)
     {
         foreach (var tool in new[] { "drbdadm", "drbdsetup" })
             if (Command.Find(tool) is null) return OcfResult.Installed($"{tool} is not installed (drbd-utils)");
@@ -193,7 +198,12 @@ internal sealed partial class DrbdResource
             if (!version.Is9OrLater && ctx.Meta.CloneMax > 2)
                 return OcfResult.Configured($"meta attribute clone-max is {ctx.Meta.CloneMax}; DRBD {version} has one peer, so at most 2");
         }
-        if (Config(out var problem) is not { } config) return OcfResult.Installed(problem);
+        return null;
+    }
+
+    /// <summary>What the configuration must allow for the clone's meta attributes.</summary>
+    private OcfResult? ConfigProblem(DrbdConfig config)
+    {
         if ((ctx.Meta.PromotedMax ?? 1) > 1 && !config.AllowsTwoPrimaries)
             return OcfResult.Configured($"promoted-max is {ctx.Meta.PromotedMax}, but DRBD resource {Name} does not allow-two-primaries");
         return null;

@@ -74,6 +74,152 @@ public sealed class DrbdDeviceTests(DrbdLab lab)
     }
 
     [Fact]
+    public void Start_with_an_unreadable_configuration_is_an_error_while_the_resource_is_up_else_not_installed()
+    {
+        lab.Exec("a", "drbdadm down r1");
+        // a configuration drbdadm cannot parse: this node cannot read what r1 is
+        lab.Ok("a", "printf 'resource r1 {\\n  device /dev/drbd1;\\n' > /tmp/broken.conf");
+        var broken = Params("r1", "drbd_r1", ("drbdconf", "/tmp/broken.conf"), ("wfc_timeout", "1"));
+        try
+        {
+            lab.Ok("a", "drbdadm up r1");                                           // up in the kernel
+            var up = lab.Run("a", "start", broken);
+            Assert.True(up.Code == 1, up.ToString());                               // OCF_ERR_GENERIC: pacemaker recovers with stop
+            Assert.StartsWith("r1 is up in the kernel, but DRBD resource r1 is not in /tmp/broken.conf", up.ExitReason);   // (pacemaker keeps 128 bytes)
+            Assert.Contains("ro:", lab.State("a", 1));                              // left as it was
+            lab.Ok("a", "drbdadm down r1");
+            var down = lab.Run("a", "start", broken);
+            Assert.True(down.Code == 5, down.ToString());                           // OCF_ERR_INSTALLED: not on this node
+            Assert.DoesNotContain("ro:", lab.State("a", 1));
+            var missing = lab.Run("a", "start", Params("r1", "drbd_r1", ("drbdconf", "/tmp/no-such.conf")));
+            Assert.True(missing.Code == 5, missing.ToString());
+        }
+        finally { lab.Exec("a", "drbdadm down r1; rm -f /tmp/broken.conf"); }
+    }
+
+    /// <summary>r0 down on both guests with fresh metadata (blank disks) and no promotion score.</summary>
+    private void FreshPair()
+    {
+        foreach (var n in new[] { "a", "b" })
+            lab.Exec(n, $"drbdadm secondary r0; drbdadm down r0; yes yes | drbdadm create-md --force r0 >/dev/null 2>&1; crm_attribute --promotion=drbd_r0 --node {n} --delete");
+        foreach (var n in new[] { "a", "b" }) Assert.True(Sh.Eventually(() => lab.PromotionScore(n, "drbd_r0") is null, TimeSpan.FromSeconds(20)));
+    }
+
+    /// <summary>r0 from fresh metadata up on both guests by the agent, connected, both UpToDate, neither Primary.</summary>
+    private void PairUpToDate(Func<string, string, AgentRun> run)
+    {
+        FreshPair();
+        foreach (var n in new[] { "a", "b" }) Assert.Equal(0, run(n, "start").Code);
+        Assert.True(lab.WaitFor("a", 0, TimeSpan.FromSeconds(60), "cs:Connected"), lab.State("a", 0));
+        lab.Ok("a", "drbdadm -- --clear-bitmap new-current-uuid r0");                // blank disks: no initial sync
+        Assert.True(lab.WaitFor("b", 0, TimeSpan.FromSeconds(90), "ds:UpToDate/UpToDate"), lab.State("b", 0));
+    }
+
+    /// <summary>drbdadm get-gi's "data was/is up-to-date" flag, from the metadata of a resource that is down.</summary>
+    private bool MetadataUpToDate(string node) =>
+        lab.Ok(node, "drbdadm get-gi r0").StandardOutput.Trim().Split(':') is var f && f.Length > 5 && f[5] == "1";
+
+    [Fact]
+    public void Stop_outdates_a_disconnected_secondary_when_pacemaker_says_the_peer_is_primary()
+    {
+        // what pacemaker gives a clone's stop besides the notify action itself: no notify_type
+        (string, string)[] StopOfB(bool outdate) =>
+        [
+            ("stop_outdates_secondary", outdate ? "true" : "false"),
+            ("OCF_RESKEY_CRM_meta_notify_promoted_resource", "drbd_r0:0"), ("OCF_RESKEY_CRM_meta_notify_promoted_uname", "a"),
+            ("OCF_RESKEY_CRM_meta_notify_active_resource", "drbd_r0:0 drbd_r0:1"), ("OCF_RESKEY_CRM_meta_notify_active_uname", "a b"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_resource", "drbd_r0:1"), ("OCF_RESKEY_CRM_meta_notify_stop_uname", "b"),
+        ];
+        AgentRun Run(string node, string action, params (string, string)[] more) => lab.Run(node, action, Params("r0", "drbd_r0", more));
+        try
+        {
+            foreach (var outdate in new[] { false, true })
+            {
+                PairUpToDate((n, a) => Run(n, a));
+                Assert.Equal(0, Run("a", "promote").Code);
+                lab.Ok("b", "drbdadm disconnect r0");                                  // b loses its peer
+                Assert.True(lab.WaitFor("b", 0, TimeSpan.FromSeconds(30), "ro:Secondary/Unknown", "ds:UpToDate/DUnknown"), lab.State("b", 0));
+                var stop = Run("b", "stop", StopOfB(outdate));
+                Assert.True(stop.Code == 0, stop.ToString());
+                Assert.DoesNotContain("ro:", lab.State("b", 0));
+                Assert.Equal(!outdate, MetadataUpToDate("b"));                        // outdated only with the parameter
+                Assert.Equal(0, Run("a", "demote").Code);
+            }
+            // the outdated side resyncs from the peer when it comes back
+            lab.Ok("b", "drbdadm up r0");
+            Assert.True(lab.WaitFor("b", 0, TimeSpan.FromSeconds(90), "cs:Connected", "ds:UpToDate/UpToDate"), lab.State("b", 0));
+        }
+        finally { FreshPair(); }
+    }
+
+    [Fact]
+    public void Fail_promote_early_if_a_primary_peer_pacemaker_does_not_know_of()
+    {
+        // pacemaker knows drbd_r0 (a stopped stand-in, so crm_resource --locate answers) and has it promoted nowhere
+        lab.Ok("a", "cibadmin --create --scope resources --xml-text '<primitive id=\"drbd_r0\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">" +
+            "<meta_attributes id=\"drbd_r0-meta\"><nvpair id=\"drbd_r0-role\" name=\"target-role\" value=\"Stopped\"/></meta_attributes></primitive>'");
+        AgentRun Run(string node, string action, params (string, string)[] more) => lab.Run(node, action, Params("r0", "drbd_r0", more));
+        try
+        {
+            PairUpToDate((n, a) => Run(n, a));
+            Assert.Equal(0, Run("b", "monitor", Recurring).Code);
+            Assert.True(Sh.Eventually(() => lab.PromotionScore("b", "drbd_r0") == "10000", TimeSpan.FromSeconds(20)));
+            lab.Ok("a", "drbdadm primary r0");                                         // behind pacemaker's back
+            Assert.True(lab.WaitFor("b", 0, TimeSpan.FromSeconds(30), "ro:Secondary/Primary"), lab.State("b", 0));
+
+            var early = Run("b", "promote", ("fail_promote_early_if_peer_primary", "true"), ("OCF_RESKEY_CRM_meta_timeout", "60000"));
+            Assert.True(early.Code == 1, early.ToString());
+            Assert.Contains("already (or still) Primary", early.ExitReason);
+            Assert.True(early.Elapsed < TimeSpan.FromSeconds(45), $"took {early.Elapsed}");    // not the whole timeout
+            Assert.Null(lab.PromotionScore("b", "drbd_r0"));                           // and gives up its score
+            Assert.Contains("ro:Secondary/Primary", lab.State("b", 0));
+
+            var retrying = Run("b", "promote", ("OCF_RESKEY_CRM_meta_timeout", "20000"));   // without it: retries until the timeout
+            Assert.Equal(1, retrying.Code);
+            Assert.DoesNotContain("already (or still) Primary", retrying.ExitReason ?? "");
+        }
+        finally
+        {
+            lab.Exec("a", "cibadmin --delete --xml-text '<primitive id=\"drbd_r0\"/>'");
+            FreshPair();
+        }
+    }
+
+    [Fact]
+    public void Unfence_if_all_uptodate_runs_the_unfence_peer_handler_on_a_primary_with_every_disk_uptodate()
+    {
+        // r0 as configured plus an unfence-peer handler that records its calls, in a configuration of the
+        // test's own (drbdconf): drbdadm-84 runs it for "drbdadm unfence-peer" (the 8.4 kernel never does)
+        const string conf = "/tmp/r0-unfence.conf";
+        foreach (var n in new[] { "a", "b" })
+            lab.Ok(n, $$"""
+                printf '#!/bin/sh\necho "$DRBD_RESOURCE $OCF_RESKEY_unfence_extra_args" >> /tmp/unfenced\n' > /tmp/unfence.sh
+                chmod 755 /tmp/unfence.sh; rm -f /tmp/unfenced
+                { echo 'global { usage-count no; }'; sed 's|^  device|  handlers { unfence-peer "/tmp/unfence.sh"; }\n  device|' /etc/drbd.d/r0.res; } > {{conf}}
+                drbdadm -c {{conf}} dump r0 | grep -q unfence-peer
+                """);
+        AgentRun Run(string node, string action, params (string, string)[] more) =>
+            lab.Run(node, action, Params("r0", "drbd_r0", [("drbdconf", conf), .. more]));
+        string[] Unfenced() => lab.Exec("a", "cat /tmp/unfenced 2>/dev/null").StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        try
+        {
+            PairUpToDate((n, a) => Run(n, a));
+            Assert.Equal(0, Run("a", "promote").Code);
+            Assert.Equal(8, Run("a", "monitor", Recurring).Code);
+            Assert.Empty(Unfenced());                                                  // off by default
+            Assert.Equal(8, Run("a", "monitor", Recurring, ("unfence_if_all_uptodate", "true"), ("unfence_extra_args", "--quiet")).Code);
+            Assert.Equal(["r0 --quiet"], Unfenced());                                  // the handler, with the extra args
+            Assert.Equal(0, Run("b", "monitor", Recurring, ("unfence_if_all_uptodate", "true")).Code);
+            Assert.Single(Unfenced());                                                 // never on a Secondary
+            lab.Ok("b", "drbdadm disconnect r0");
+            Assert.True(lab.WaitFor("a", 0, TimeSpan.FromSeconds(30), "ds:UpToDate/DUnknown"), lab.State("a", 0));
+            Assert.Equal(8, Run("a", "monitor", Recurring, ("unfence_if_all_uptodate", "true")).Code);
+            Assert.Single(Unfenced());                                                 // nor with the peer's disk unknown
+        }
+        finally { FreshPair(); }
+    }
+
+    [Fact]
     public void Ocf_tester_passes_every_check_but_the_ocf_1_0_dtd()
     {
         lab.Exec("a", "drbdadm down r1");
@@ -88,7 +234,7 @@ public sealed class DrbdDeviceTests(DrbdLab lab)
     public void Pair_promotion_scores_follow_the_disk_states_and_are_written_once()
     {
         var nodes = new[] { "a", "b" };
-        foreach (var n in nodes) lab.Exec(n, "drbdadm down r0");
+        FreshPair();                                                                // whatever r0 went through before
         // the recording crm_attribute first in PATH: it counts the calls, the guests' pacemaker keeps the score
         var extra = new Dictionary<string, string> { ["PATH"] = $"{DrbdLab.RecordingPath}:/usr/sbin:/usr/bin:/sbin:/bin" };
         AgentRun Run(string node, string action, params (string, string)[] more) =>

@@ -98,6 +98,22 @@ public class EnvironmentTests
     public void No_notification_outside_notify()
     {
         Assert.Null(Env().Meta.Notification);
+        Assert.Null(Env().Meta.NotificationData);
+    }
+
+    /// <summary>pacemaker gives a clone's start, stop, promote and demote the notification
+    /// variables too, without notify_type and notify_operation.</summary>
+    [Fact]
+    public void A_stop_of_a_clone_with_notify_has_the_notification_data_but_no_notification()
+    {
+        var env = Env(
+            ("OCF_RESKEY_CRM_meta_notify_promoted_resource", "p1:0"), ("OCF_RESKEY_CRM_meta_notify_promoted_uname", "n1"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_resource", "p1:1"), ("OCF_RESKEY_CRM_meta_notify_stop_uname", "n2"));
+        Assert.Null(env.Meta.Notification);
+        var n = env.Meta.NotificationData!;
+        Assert.False(n.IsPre || n.IsPost);
+        Assert.Equal([new NotifyPeer("p1:0", "n1")], n.Promoted);
+        Assert.Equal([new NotifyPeer("p1:1", "n2")], n.Stop);
     }
 
     [Fact]

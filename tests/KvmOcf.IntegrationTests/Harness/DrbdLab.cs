@@ -15,11 +15,15 @@ public sealed class DrbdLab : IDisposable
     /// <summary>The directory of the crm_attribute that records its calls (drbdlab-node).</summary>
     public const string RecordingPath = "/usr/local/lib/drbdlab-record";
 
-    public DrbdLab()
+    public DrbdLab() : this(bmc: false) { }
+
+    /// <summary>With <paramref name="bmc"/>: a BMC per guest (drbdlab up --bmc), see <see cref="DrbdStonithLab"/>.</summary>
+    internal DrbdLab(bool bmc)
     {
         Packages.Ensure("drbd-utils", "qemu-system-x86", "kmod", "cpio", "pacemaker", "pacemaker-cli-utils", "corosync", "resource-agents", "python3");
+        if (bmc) Packages.Ensure("openipmi", "ipmitool");
         Repo.RequireBuild();
-        try { Sh.Ok(Lab("up", "--pacemaker"), TimeSpan.FromMinutes(8)); }
+        try { Sh.Ok(bmc ? Lab("up", "--pacemaker", "--bmc") : Lab("up", "--pacemaker"), TimeSpan.FromMinutes(8)); }
         catch
         {
             Dispose();
@@ -49,6 +53,23 @@ public sealed class DrbdLab : IDisposable
         IReadOnlyDictionary<string, string>? extra = null) =>
         AgentRun.Run(Agent, action, parameters, timeout ?? TimeSpan.FromSeconds(60),
             ["env", $"DRBDLAB_DIR={_state}", _lab, "exec", node], extra);
+
+    /// <summary>The UDP port of <paramref name="node"/>'s BMC on the host's loopback (10.0.2.2 from the guests); --bmc only.</summary>
+    public int BmcPort(string node) => int.Parse(File.ReadAllText(Path.Combine(_state, $"bmc-{node}", "port")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>What <paramref name="node"/>'s BMC did to its chassis (drbdlab's chassis log: "set power 0", "OFF", "ON boot pid …").</summary>
+    public string[] ChassisLog(string node) =>
+        Path.Combine(_state, $"bmc-{node}", "chassis.log") is var f && File.Exists(f) ? File.ReadAllLines(f) : [];
+
+    /// <summary>Power loss: SIGKILL of the node's qemu (its BMC then reports power off).</summary>
+    public void Kill(string node) => Sh.Ok(Lab("kill", node));
+
+    /// <summary>Whether the node's command loop answers (it is up, or up again).</summary>
+    public bool Answers(string node)
+    {
+        try { return Exec(node, "true", TimeSpan.FromSeconds(30)).Succeeded; }
+        catch (TimeoutException) { return false; }
+    }
 
     /// <summary>Plugs or pulls <paramref name="node"/>'s replication cable (eth1); corosync stays on eth0.</summary>
     public void Link(string node, bool up) => Sh.Ok(Lab("link", node, up ? "up" : "down"));
@@ -106,6 +127,23 @@ public sealed class DrbdLab : IDisposable
         catch (IOException) { }
         Directory.Delete(_state, recursive: true);
     }
+}
+
+/// <summary>The drbd lab with a BMC per guest (tests/lab/ipmilab's ipmi_sim on the host, whose
+/// chassis power is the guest's qemu, reached by the guests over QEMU user networking), for
+/// STONITH in the guests' cluster, and the resource r3 (fencing resource-and-stonith). Its own
+/// lab: a test here powers guests off. The BMCs are stopped on disposal.</summary>
+public sealed class DrbdStonithLab : IDisposable
+{
+    public DrbdLab Lab { get; } = new(bmc: true);
+
+    public void Dispose() => Lab.Dispose();
+}
+
+[CollectionDefinition(Name)]
+public sealed class DrbdStonithCollection : ICollectionFixture<DrbdStonithLab>
+{
+    public const string Name = "drbd-stonith";
 }
 
 [CollectionDefinition(Name)]

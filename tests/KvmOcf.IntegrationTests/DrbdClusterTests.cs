@@ -15,29 +15,7 @@ public sealed class DrbdClusterTests(DrbdLab lab)
     private const string ConstraintId = "drbd-fence-by-handler-r2-" + Clone;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(150);
 
-    private const string CloneXml = """
-        <clone id="ms_drbd_r2">
-          <meta_attributes id="ms_drbd_r2-meta">
-            <nvpair id="ms_drbd_r2-promotable" name="promotable" value="true"/>
-            <nvpair id="ms_drbd_r2-promoted-max" name="promoted-max" value="1"/>
-            <nvpair id="ms_drbd_r2-clone-max" name="clone-max" value="2"/>
-            <nvpair id="ms_drbd_r2-notify" name="notify" value="true"/>
-            <nvpair id="ms_drbd_r2-stickiness" name="resource-stickiness" value="100"/>
-          </meta_attributes>
-          <primitive id="drbd_r2" class="ocf" provider="kvmocf" type="DrbdDevice">
-            <instance_attributes id="drbd_r2-ia"><nvpair id="drbd_r2-res" name="drbd_resource" value="r2"/></instance_attributes>
-            <operations>
-              <op id="drbd_r2-start" name="start" interval="0" timeout="240s"/>
-              <op id="drbd_r2-stop" name="stop" interval="0" timeout="100s"/>
-              <op id="drbd_r2-promote" name="promote" interval="0" timeout="90s"/>
-              <op id="drbd_r2-demote" name="demote" interval="0" timeout="90s"/>
-              <op id="drbd_r2-notify" name="notify" interval="0" timeout="90s"/>
-              <op id="drbd_r2-mon-p" name="monitor" interval="10s" timeout="30s" role="Promoted"/>
-              <op id="drbd_r2-mon-u" name="monitor" interval="20s" timeout="30s" role="Unpromoted"/>
-            </operations>
-          </primitive>
-        </clone>
-        """;
+    private static readonly string CloneXml = DrbdLab.PromotableClone("r2", promoteTimeoutSeconds: 90);
 
     private string? Primary() => new[] { "a", "b" }.FirstOrDefault(n => lab.State(n, 2).Contains("ro:Primary/"));
     private bool Down(string node) => !lab.State(node, 2).Contains("ro:");

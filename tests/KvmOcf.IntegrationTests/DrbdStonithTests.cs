@@ -21,29 +21,7 @@ public sealed class DrbdStonithTests(DrbdStonithLab fixture, ITestOutputHelper o
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(150);
     private static readonly string[] Nodes = ["a", "b"];
 
-    private const string CloneXml = """
-        <clone id="ms_drbd_r3">
-          <meta_attributes id="ms_drbd_r3-meta">
-            <nvpair id="ms_drbd_r3-promotable" name="promotable" value="true"/>
-            <nvpair id="ms_drbd_r3-promoted-max" name="promoted-max" value="1"/>
-            <nvpair id="ms_drbd_r3-clone-max" name="clone-max" value="2"/>
-            <nvpair id="ms_drbd_r3-notify" name="notify" value="true"/>
-            <nvpair id="ms_drbd_r3-stickiness" name="resource-stickiness" value="100"/>
-          </meta_attributes>
-          <primitive id="drbd_r3" class="ocf" provider="kvmocf" type="DrbdDevice">
-            <instance_attributes id="drbd_r3-ia"><nvpair id="drbd_r3-res" name="drbd_resource" value="r3"/></instance_attributes>
-            <operations>
-              <op id="drbd_r3-start" name="start" interval="0" timeout="240s"/>
-              <op id="drbd_r3-stop" name="stop" interval="0" timeout="100s"/>
-              <op id="drbd_r3-promote" name="promote" interval="0" timeout="120s"/>
-              <op id="drbd_r3-demote" name="demote" interval="0" timeout="90s"/>
-              <op id="drbd_r3-notify" name="notify" interval="0" timeout="90s"/>
-              <op id="drbd_r3-mon-p" name="monitor" interval="10s" timeout="30s" role="Promoted"/>
-              <op id="drbd_r3-mon-u" name="monitor" interval="20s" timeout="30s" role="Unpromoted"/>
-            </operations>
-          </primitive>
-        </clone>
-        """;
+    private static readonly string CloneXml = DrbdLab.PromotableClone("r3", promoteTimeoutSeconds: 120);
 
     /// <summary>fence_bmc for <paramref name="node"/>'s BMC, at 10.0.2.2 (the host's loopback from the guests).</summary>
     private string DeviceXml(string node) => $"""

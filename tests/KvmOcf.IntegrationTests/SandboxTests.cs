@@ -78,6 +78,9 @@ public sealed class SandboxTests(ITestOutputHelper output)
             var storage = Scenario(sandbox, "storage").StandardOutput;
             Assert.Matches(@"after 12 s: vm1 on n[12], uptime [0-9.]+s; disk writes: [1-9][0-9]* ok, 0 failed", storage);
             Assert.Matches(@"disk writes since quorum loss: [0-9]+ ok, [1-9][0-9]* failed", storage);   // no write without quorum
+            // the mount's depth-20 monitor fails without quorum: pacemaker stops the guest, not leaving it on a failing disk
+            Assert.Contains("pacemaker failed actions: vmstore_monitor_10000 on", storage);
+            Assert.Contains("vm1 runs on: nowhere", storage);
             Assert.Contains("the guest's disk writes succeed again", storage);
             Assert.Matches(@"vm1 runs on n[12], guest uptime [0-9.]+s \(was", storage);
         }

@@ -35,6 +35,32 @@ public sealed class DrbdLab : IDisposable
         Cli.Wrap(_lab).WithArguments(arguments).WithEnvironmentVariables(e => e.Set("DRBDLAB_DIR", _state));
 
     /// <summary>Where the guests' shared directory is on the host (/share in the guests).</summary>
+    /// <summary>A promotable clone ms_drbd_RESOURCE of ocf:kvmocf:DrbdDevice for the guests' cluster,
+    /// as an admin configures one (notify, promoted-max 1, clone-max 2, a monitor per role).</summary>
+    public static string PromotableClone(string resource, int promoteTimeoutSeconds) => $"""
+        <clone id="ms_drbd_{resource}">
+          <meta_attributes id="ms_drbd_{resource}-meta">
+            <nvpair id="ms_drbd_{resource}-promotable" name="promotable" value="true"/>
+            <nvpair id="ms_drbd_{resource}-promoted-max" name="promoted-max" value="1"/>
+            <nvpair id="ms_drbd_{resource}-clone-max" name="clone-max" value="2"/>
+            <nvpair id="ms_drbd_{resource}-notify" name="notify" value="true"/>
+            <nvpair id="ms_drbd_{resource}-stickiness" name="resource-stickiness" value="100"/>
+          </meta_attributes>
+          <primitive id="drbd_{resource}" class="ocf" provider="kvmocf" type="DrbdDevice">
+            <instance_attributes id="drbd_{resource}-ia"><nvpair id="drbd_{resource}-res" name="drbd_resource" value="{resource}"/></instance_attributes>
+            <operations>
+              <op id="drbd_{resource}-start" name="start" interval="0" timeout="240s"/>
+              <op id="drbd_{resource}-stop" name="stop" interval="0" timeout="100s"/>
+              <op id="drbd_{resource}-promote" name="promote" interval="0" timeout="{promoteTimeoutSeconds}s"/>
+              <op id="drbd_{resource}-demote" name="demote" interval="0" timeout="90s"/>
+              <op id="drbd_{resource}-notify" name="notify" interval="0" timeout="90s"/>
+              <op id="drbd_{resource}-mon-p" name="monitor" interval="10s" timeout="30s" role="Promoted"/>
+              <op id="drbd_{resource}-mon-u" name="monitor" interval="20s" timeout="30s" role="Unpromoted"/>
+            </operations>
+          </primitive>
+        </clone>
+        """;
+
     public string Share => Path.Combine(_state, "share");
 
     /// <summary>A bash script in <paramref name="node"/>; its output and exit code.</summary>

@@ -18,10 +18,9 @@ internal sealed partial class DrbdResource
 
     public OcfResult Start()
     {
-        foreach (var tool in new[] { "drbdadm", "drbdsetup" })
-            if (Command.Find(tool) is null) return OcfResult.Installed($"{tool} is not installed (drbd-utils)");
+        if (ToolsProblem() is { } missing) return missing;
         if (Kernel.Proc() is null && LoadModule() is { } notLoaded) return notLoaded;
-        if (ToolsAndModuleProblem(needModuleVersion: true) is { } problem) return problem;
+        if (ModuleProblem() is { } problem) return problem;
         // a configuration this node cannot read is "not installed" only while nothing of the resource
         // is up here; with the resource up in the kernel it is an error pacemaker recovers with stop
         if (Config(out var why) is not { } config)

@@ -180,24 +180,27 @@ internal sealed partial class DrbdResource
     /// <summary>What must hold on this host: the tools, a module of an acceptable version, the
     /// resource in the configuration; null when all is well.</summary>
     private OcfResult? HostProblem(bool needModuleVersion) =>
-        ToolsAndModuleProblem(needModuleVersion)
+        ToolsProblem()
+        ?? (needModuleVersion ? ModuleProblem() : null)
         ?? (Config(out var problem) is not { } config ? OcfResult.Installed(problem) : ConfigProblem(config));
 
-    /// <summary>The tools and the module (<see cref="HostProblem"/> without the configuration).</summary>
-    private OcfResult? ToolsAndModuleProblem(bool needModuleVersion)
+    private static OcfResult? ToolsProblem()
     {
         foreach (var tool in new[] { "drbdadm", "drbdsetup" })
             if (Command.Find(tool) is null) return OcfResult.Installed($"{tool} is not installed (drbd-utils)");
-        if (needModuleVersion)
-        {
-            if (ModuleVersion() is not { } version) return OcfResult.Installed("no DRBD kernel module (not loaded, modinfo drbd found none)");
-            if (Requirement(RequireVersionGe) is { } ge && DrbdVersion.TryParse(ge, out var min) && version < min)
-                return OcfResult.Installed($"the DRBD kernel module is {version}; require_drbd_module_version_ge is {ge}");
-            if (Requirement(RequireVersionLt) is { } lt && DrbdVersion.TryParse(lt, out var max) && version >= max)
-                return OcfResult.Installed($"the DRBD kernel module is {version}; require_drbd_module_version_lt is {lt}");
-            if (!version.Is9OrLater && ctx.Meta.CloneMax > 2)
-                return OcfResult.Configured($"meta attribute clone-max is {ctx.Meta.CloneMax}; DRBD {version} has one peer, so at most 2");
-        }
+        return null;
+    }
+
+    /// <summary>A DRBD module of a version this resource accepts, and clone limits it can meet.</summary>
+    private OcfResult? ModuleProblem()
+    {
+        if (ModuleVersion() is not { } version) return OcfResult.Installed("no DRBD kernel module (not loaded, modinfo drbd found none)");
+        if (Requirement(RequireVersionGe) is { } ge && DrbdVersion.TryParse(ge, out var min) && version < min)
+            return OcfResult.Installed($"the DRBD kernel module is {version}; require_drbd_module_version_ge is {ge}");
+        if (Requirement(RequireVersionLt) is { } lt && DrbdVersion.TryParse(lt, out var max) && version >= max)
+            return OcfResult.Installed($"the DRBD kernel module is {version}; require_drbd_module_version_lt is {lt}");
+        if (!version.Is9OrLater && ctx.Meta.CloneMax > 2)
+            return OcfResult.Configured($"meta attribute clone-max is {ctx.Meta.CloneMax}; DRBD {version} has one peer, so at most 2");
         return null;
     }
 

@@ -33,11 +33,7 @@ public sealed class DrbdClusterTests(DrbdLab lab)
     public void Failover_and_fencing_by_constraint_on_a_replication_link_failure()
     {
         // first-time setup of blank disks outside pacemaker, as an admin does (no initial sync)
-        foreach (var n in new[] { "a", "b" }) { lab.Exec(n, "drbdadm down r2"); lab.Ok(n, "drbdadm up r2"); }
-        Assert.True(lab.WaitFor("a", 2, TimeSpan.FromSeconds(60), "cs:Connected"), lab.State("a", 2));
-        lab.Ok("a", "drbdadm -- --clear-bitmap new-current-uuid r2");
-        Assert.True(lab.WaitFor("a", 2, TimeSpan.FromSeconds(30), "ds:UpToDate/UpToDate"), lab.State("a", 2));
-        foreach (var n in new[] { "a", "b" }) lab.Ok(n, "drbdadm down r2");
+        lab.FreshPair(2);
 
         File.WriteAllText(Path.Combine(lab.Share, "clone-r2.xml"), CloneXml);
         lab.Ok("a", "cibadmin --create --scope resources --xml-file /share/clone-r2.xml");

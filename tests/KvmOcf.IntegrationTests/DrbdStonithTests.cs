@@ -57,17 +57,12 @@ public sealed class DrbdStonithTests(DrbdStonithLab fixture, ITestOutputHelper o
     [Fact]
     public void Power_loss_of_the_primary_is_fenced_by_stonith_and_the_handler_answers_7()
     {
-        // first-time setup of blank disks outside pacemaker (no initial sync)
-        foreach (var n in Nodes) { lab.Exec(n, "drbdadm down r3"); lab.Ok(n, "drbdadm up r3"); }
-        Assert.True(lab.WaitFor("a", 3, TimeSpan.FromSeconds(60), "cs:Connected"), lab.State("a", 3));
-        lab.Ok("a", "drbdadm -- --clear-bitmap new-current-uuid r3");
-        Assert.True(lab.WaitFor("a", 3, TimeSpan.FromSeconds(30), "ds:UpToDate/UpToDate"), lab.State("a", 3));
-        foreach (var n in Nodes) lab.Ok(n, "drbdadm down r3");
+        lab.FreshPair(3);
 
         // each guest's BMC answers fence_bmc from the other guest, over QEMU user networking
         foreach (var n in Nodes)
         {
-            var status = lab.Exec(n == "a" ? "b" : "a", $"fence_bmc --ip=10.0.2.2 --ipport={lab.BmcPort(n)} --username=admin --password=secret --action=status");
+            var status = lab.Exec(n == "a" ? "b" : "a", $"printf 'ip=10.0.2.2\\nipport={lab.BmcPort(n)}\\nusername=admin\\npassword=secret\\naction=status\\n' | fence_bmc");   // the password on stdin, never in argv
             Assert.True(status.Succeeded, $"fence_bmc status of {n}'s BMC: {status.StandardOutput} {status.StandardError}");
             Assert.Contains("ON", status.StandardOutput, StringComparison.OrdinalIgnoreCase);
         }

@@ -34,7 +34,6 @@ public sealed class DrbdLab : IDisposable
     private Command Lab(params string[] arguments) =>
         Cli.Wrap(_lab).WithArguments(arguments).WithEnvironmentVariables(e => e.Set("DRBDLAB_DIR", _state));
 
-    /// <summary>Where the guests' shared directory is on the host (/share in the guests).</summary>
     /// <summary>A promotable clone ms_drbd_RESOURCE of ocf:kvmocf:DrbdDevice for the guests' cluster,
     /// as an admin configures one (notify, promoted-max 1, clone-max 2, a monitor per role).</summary>
     public static string PromotableClone(string resource, int promoteTimeoutSeconds) => $"""
@@ -61,6 +60,7 @@ public sealed class DrbdLab : IDisposable
         </clone>
         """;
 
+    /// <summary>Where the guests' shared directory is on the host (/share in the guests).</summary>
     public string Share => Path.Combine(_state, "share");
 
     /// <summary>A bash script in <paramref name="node"/>; its output and exit code.</summary>
@@ -108,6 +108,18 @@ public sealed class DrbdLab : IDisposable
     }
 
     /// <summary>Waits (polling inside the guest) until the minor's state contains every word given.</summary>
+    /// <summary>First-time setup of resource r<paramref name="minor"/>'s blank disks on both guests, outside
+    /// pacemaker, as an admin does: connect, a new current UUID without an initial sync, both UpToDate,
+    /// then down again for pacemaker to start.</summary>
+    public void FreshPair(int minor)
+    {
+        foreach (var n in new[] { "a", "b" }) { Exec(n, $"drbdadm down r{minor}"); Ok(n, $"drbdadm up r{minor}"); }
+        Assert.True(WaitFor("a", minor, TimeSpan.FromSeconds(60), "cs:Connected"), State("a", minor));
+        Ok("a", $"drbdadm -- --clear-bitmap new-current-uuid r{minor}");
+        Assert.True(WaitFor("a", minor, TimeSpan.FromSeconds(30), "ds:UpToDate/UpToDate"), State("a", minor));
+        foreach (var n in new[] { "a", "b" }) Ok(n, $"drbdadm down r{minor}");
+    }
+
     public bool WaitFor(string node, int minor, TimeSpan timeout, params string[] words) =>
         Sh.Eventually(() => State(node, minor) is var s && words.All(s.Contains), timeout);
 
